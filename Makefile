@@ -1,0 +1,62 @@
+# streaming-lab: `make lab` to work through the notebooks, `make test` to check everything.
+# Both set up from nothing: Debian packages (if missing), .venv, the JVM jars.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+LABKIT := $(BIN)/labkit
+
+.PHONY: lab test notebooks setup system venv jvm up down status reset lint
+
+lab: setup  ## start the stack and open JupyterLab on notebooks/ (the stack stays up: `make down`)
+	$(LABKIT) stack up
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=notebooks
+
+test: setup lint  ## unit + integration + notebook tests; starts (and then stops) the stack as needed
+	$(BIN)/python -m pytest
+
+notebooks: setup  ## re-execute every notebook in place against the live stack (outputs come from here)
+	$(LABKIT) stack up --flink-cluster
+	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+	    --ExecutePreprocessor.timeout=900 --ExecutePreprocessor.record_timing=False \
+	    notebooks/[0-9]*.ipynb
+
+setup: system venv jvm
+
+system:  ## Debian packages the embedded stack runs on, installed only when missing
+	@missing=""; \
+	command -v java >/dev/null || missing="$$missing openjdk-17-jre-headless"; \
+	command -v mvn >/dev/null || missing="$$missing maven"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	if [ -n "$$missing" ]; then \
+	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	        echo "installing:$$missing"; \
+	        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	    else \
+	        echo "Missing:$$missing. Install them (e.g. sudo apt-get install$$missing, or use environment.yml with conda), then run make again."; \
+	        exit 1; \
+	    fi; \
+	fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@test -n "$(PYTHON)" || { echo "Python 3.11 not found: install it or run make PYTHON=/path/to/python3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[dev]"
+	touch $@
+
+jvm: venv  ## Kafka, Apicurio and the Flink Kafka connector from Maven Central (pom.xml)
+	$(LABKIT) stack fetch
+
+up: setup
+	$(LABKIT) stack up
+down:
+	$(LABKIT) stack down
+status:
+	$(LABKIT) stack status
+reset:  ## stop the stack and delete its data (topics, schemas, Redis keys)
+	$(LABKIT) stack reset
+
+lint: venv
+	$(BIN)/ruff check .

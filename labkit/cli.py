@@ -1,0 +1,82 @@
+"""The `labkit` command line: `labkit stack up | down | status | logs | reset`."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+from . import stack
+from .errors import LabError
+from .settings import get_settings
+from .stack.jvm import ensure_jvm_parts
+
+app = typer.Typer(help="streaming-lab: a live Kafka / Schema Registry / Redis / Flink lab.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+stack_app = typer.Typer(help="Start, stop and inspect the embedded stack.", no_args_is_help=True)
+app.add_typer(stack_app, name="stack")
+
+# Rich assumes 80 columns when output is not a terminal (CI logs, pipes): too narrow
+# for the status table.
+console = Console() if Console().is_terminal else Console(width=140)
+errors = Console(stderr=True, width=None if console.is_terminal else 140)
+
+
+def _run(action):
+    """Run a command body; a LabError becomes a short message and exit code 1."""
+    try:
+        return action()
+    except LabError as exc:
+        errors.print(f"[bold red]error:[/] {exc.cause}", soft_wrap=True)
+        if exc.fix:
+            errors.print(f"[bold]fix:[/] {exc.fix}", soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
+@stack_app.command()
+def up(flink_cluster: bool = typer.Option(
+        False, "--flink-cluster",
+        help="Also start a standalone Flink JobManager + TaskManager (REST/UI on LAB_FLINK).")
+       ) -> None:
+    """Start every service that is not already running, and wait until all are healthy."""
+    _run(lambda: stack.up(flink_cluster=flink_cluster, console=console))
+    console.print(stack.status_table(stack.status()))
+
+
+@stack_app.command()
+def fetch() -> None:
+    """Fetch the JVM parts (Kafka, Apicurio, Flink connector jars) with Maven if missing."""
+    settings = get_settings()
+    _run(lambda: ensure_jvm_parts(settings))
+    console.print(f"JVM parts ready under {settings.jvm_dir}")
+
+
+@stack_app.command()
+def down() -> None:
+    """Stop the processes `labkit stack up` started (tracked by PID)."""
+    stopped = _run(lambda: stack.down(console=console))
+    if not stopped:
+        console.print("nothing to stop: labkit has no running processes")
+
+
+@stack_app.command()
+def status() -> None:
+    """Probe each service and print its version, endpoint and health (exit 1 if any is down)."""
+    rows = stack.status()
+    console.print(stack.status_table(rows))
+    if not all(row.health.ok for row in rows):
+        raise typer.Exit(1)
+
+
+@stack_app.command()
+def logs(service: str = typer.Argument(..., help="kafka, registry, redis or flink"),
+         lines: int = typer.Option(40, "--lines", "-n", help="How many lines from the end.")
+         ) -> None:
+    """Print the end of a service's log file(s) under .lab/logs/."""
+    console.print(_run(lambda: stack.logs(service, lines=lines)), markup=False, highlight=False)
+
+
+@stack_app.command()
+def reset() -> None:
+    """Stop the stack and delete its data and logs (topics, registry, Redis); keep the jars."""
+    _run(lambda: stack.reset(console=console))
+    console.print("stack stopped and data deleted; `labkit stack up` starts from empty")

@@ -1,0 +1,59 @@
+"""Clients for each service, configured from `Settings`.
+
+The raw librdkafka configuration is shown here once; notebooks call these
+helpers and pass overrides only when the lesson is about that setting.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import redis as redis_py
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.schema_registry import SchemaRegistryClient
+
+from .settings import get_settings
+
+__all__ = ["admin", "consumer", "kafka_config", "producer", "redis_client", "registry_client"]
+
+
+def kafka_config(**overrides: Any) -> dict[str, Any]:
+    """librdkafka settings shared by every client: where the brokers are."""
+    return {"bootstrap.servers": get_settings().kafka, **overrides}
+
+
+def admin() -> AdminClient:
+    """An AdminClient for creating and describing topics."""
+    return AdminClient(kafka_config())
+
+
+def producer(**overrides: Any) -> Producer:
+    """A producer that waits for the broker's acknowledgement and never duplicates on retry."""
+    return Producer(kafka_config(**{"acks": "all", "enable.idempotence": True,
+                                    "linger.ms": 5, **overrides}))
+
+
+def consumer(*, group_id: str | None = None, **overrides: Any) -> Consumer:
+    """A consumer that starts at the earliest offset and commits nothing unless told to.
+
+    Each call gets its own consumer group unless `group_id` is given, so
+    re-running a notebook cell re-reads the topic from the start.
+    """
+    return Consumer(kafka_config(**{
+        "group.id": group_id or f"lab-{uuid.uuid4().hex[:8]}",
+        "auto.offset.reset": "earliest",
+        "enable.auto.commit": False,
+        **overrides,
+    }))
+
+
+def redis_client() -> redis_py.Redis:
+    """A Redis client that returns raw bytes, so the lab can show exactly what is stored."""
+    return redis_py.Redis.from_url(get_settings().redis, socket_timeout=5)
+
+
+def registry_client() -> SchemaRegistryClient:
+    """A Confluent Schema Registry client pointed at the lab's registry (Apicurio's ccompat API)."""
+    return SchemaRegistryClient({"url": get_settings().registry})

@@ -1,0 +1,240 @@
+"""The embedded stack: real Kafka, Schema Registry, Redis and Flink as local processes.
+
+`up` starts what is not already answering at its endpoint, waits until each
+service is healthy, and undoes everything it started if one fails. `down`
+stops exactly the processes `up` recorded (by PID), nothing else.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass
+
+from rich.console import Console
+from rich.table import Table
+
+from ..errors import StackError
+from ..settings import Settings, get_settings
+from . import process
+from .flink import Flink
+from .jvm import ensure_jvm_parts
+from .kafka import Kafka
+from .redis import Redis
+from .registry import Registry
+from .service import Health, Service, port_open
+
+__all__ = ["ServiceStatus", "down", "logs", "print_status", "require_up", "reset", "status",
+           "status_table", "up"]
+
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+
+
+def services(*, flink_cluster: bool = False) -> list[Service]:
+    """The stack's services in start order."""
+    return [Redis(), Kafka(), Registry(), Flink(cluster=flink_cluster)]
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    name: str
+    title: str
+    endpoint: str
+    health: Health
+    pids: list[int]
+
+    @property
+    def owner(self) -> str:
+        if self.pids:
+            return "labkit (pid " + ", ".join(map(str, self.pids)) + ")"
+        return "external" if self.health.ok and self.name != "flink" else "-"
+
+
+def _launch_names(service: Service, settings: Settings) -> list[str]:
+    return [name for name in process.tracked_names(settings.run_dir)
+            if name == service.name or name.startswith(f"{service.name}-")]
+
+
+def status(settings: Settings | None = None) -> list[ServiceStatus]:
+    """Probe every service over a real connection."""
+    settings = settings or get_settings()
+    rows = []
+    for service in services(flink_cluster=False):
+        names = _launch_names(service, settings)
+        pids = [pid for n in names if (pid := process.running_pid(n, settings.run_dir))]
+        if isinstance(service, Flink):
+            service.cluster = bool(pids)
+        rows.append(ServiceStatus(service.name, service.title, service.endpoint(settings),
+                                  service.probe(settings), pids))
+    return rows
+
+
+def status_table(rows: list[ServiceStatus]) -> Table:
+    """A readable table of `status()` rows."""
+    table = Table(title="streaming-lab stack")
+    for column in ("service", "version", "endpoint", "health", "run by", "detail"):
+        table.add_column(column)
+    for row in rows:
+        health = "[green]healthy[/]" if row.health.ok else "[red]down[/]"
+        table.add_row(row.title, row.health.version, row.endpoint, health, row.owner,
+                      row.health.detail)
+    return table
+
+
+def print_status(settings: Settings | None = None) -> None:
+    """Print the status table (in a notebook, rendered as HTML)."""
+    Console().print(status_table(status(settings)))
+
+
+def require_up(settings: Settings | None = None) -> dict[str, str]:
+    """Raise a StackError naming every service that is down; return versions if all are up."""
+    rows = status(settings)
+    down_rows = [row for row in rows if not row.health.ok]
+    if down_rows:
+        listing = "; ".join(f"{row.title} at {row.endpoint}: {row.health.detail}"
+                            for row in down_rows)
+        raise StackError(
+            f"The lab's stack is not fully up ({listing}).",
+            "run `make lab` (or `.venv/bin/labkit stack up`) in a terminal, then run this "
+            "cell again.",
+        )
+    return {row.name: row.health.version for row in rows}
+
+
+def _check_can_start(service: Service, settings: Settings) -> None:
+    host = settings.host_port(service.name)[0]
+    if host not in LOCAL_HOSTS:
+        raise StackError(
+            f"{service.title} is not answering at {service.endpoint(settings)}, and labkit only "
+            "starts servers on this machine (127.0.0.1).",
+            f"start {service.title} at that address yourself, or unset "
+            f"LAB_{service.name.upper()} to use the embedded stack.",
+        )
+    service.require(settings)
+    for port in service.ports(settings):
+        if port_open(host, port):
+            raise StackError(
+                f"Port {port} on {host} is taken by another program, so {service.title} cannot "
+                "start there (whatever listens does not answer as a healthy "
+                f"{service.title}).",
+                f"stop that program (`ss -ltnp 'sport = :{port}'` names it), or point "
+                f"LAB_{service.name.upper()} at a free port.",
+            )
+
+
+def _wait_healthy(plan: dict[Service, list[str]], settings: Settings, console: Console) -> None:
+    """Poll until every started service is healthy; fail fast if one of its processes dies."""
+    pending = list(plan)
+    started_at = time.monotonic()
+    with console.status("") as spinner:
+        while pending:
+            for service in list(pending):
+                elapsed = time.monotonic() - started_at
+                spinner.update(f"waiting for {', '.join(s.title for s in pending)} "
+                               f"({elapsed:.0f} s)")
+                for launch in plan[service]:
+                    if process.running_pid(launch, settings.run_dir) is None:
+                        raise StackError(
+                            f"{service.title} ({launch}) exited during start-up. Last lines "
+                            f"of {settings.log_dir / launch}.log:\n"
+                            f"{tail(settings, launch, lines=12)}",
+                            f"read the whole log with `labkit stack logs {service.name}`; "
+                            "a busy port or too little memory are the usual causes.",
+                        )
+                health = service.probe(settings)
+                if health.ok:
+                    service.after_start(settings)
+                    console.print(f"[green]✓[/] {service.title} {health.version} healthy "
+                                  f"at {service.endpoint(settings)} ({elapsed:.0f} s)")
+                    pending.remove(service)
+                elif elapsed > service.start_timeout_s:
+                    raise StackError(
+                        f"{service.title} did not become healthy within "
+                        f"{service.start_timeout_s:.0f} s ({health.detail}).",
+                        f"see `labkit stack logs {service.name}`.",
+                    )
+            time.sleep(0.5)
+
+
+def up(settings: Settings | None = None, *, flink_cluster: bool = False,
+       console: Console | None = None) -> list[str]:
+    """Start every service that is not already healthy; return the process names started."""
+    settings = settings or get_settings()
+    console = console or Console()
+    plan = []
+    for service in services(flink_cluster=flink_cluster):
+        health = service.probe(settings)
+        if health.ok:
+            console.print(f"[green]✓[/] {service.title} {health.version} already up "
+                          f"({health.detail})")
+        elif isinstance(service, Flink) and not flink_cluster:
+            raise StackError(f"Flink's local mini-cluster is not ready: {health.detail}.",
+                             "run `make lab` to install PyFlink and fetch the connector jar.")
+        else:
+            plan.append(service)
+    if not plan:
+        return []
+    if any(service.needs_jvm for service in plan):
+        ensure_jvm_parts(settings)
+    for service in plan:
+        _check_can_start(service, settings)
+    started: dict[Service, list[str]] = {}
+    try:
+        for service in plan:
+            service.prepare(settings)
+            for launch in service.launches(settings):
+                process.start(launch, settings.run_dir)
+                started.setdefault(service, []).append(launch.name)
+        _wait_healthy(started, settings, console)
+    except BaseException:
+        # Never leave half a stack behind: stop what this call started, then re-raise.
+        down(settings, only=_flat(started), console=console)
+        raise
+    return _flat(started)
+
+
+def _flat(started: dict[Service, list[str]]) -> list[str]:
+    return [name for names in started.values() for name in names]
+
+
+def down(settings: Settings | None = None, *, only: list[str] | None = None,
+         console: Console | None = None) -> list[str]:
+    """Stop the processes labkit started (all of them, or just `only`); return their names."""
+    settings = settings or get_settings()
+    console = console or Console()
+    names = only if only is not None else process.tracked_names(settings.run_dir)
+    stopped = []
+    for name in reversed(names):  # dependants first: Flink before Kafka, registry before Kafka
+        if process.stop(name, settings.run_dir):
+            console.print(f"stopped {name}")
+            stopped.append(name)
+    return stopped
+
+
+def reset(settings: Settings | None = None, *, console: Console | None = None) -> None:
+    """Stop the stack and delete its data (topics, Kafka storage, configs); keep the jars."""
+    settings = settings or get_settings()
+    down(settings, console=console)
+    shutil.rmtree(settings.data_dir, ignore_errors=True)
+    shutil.rmtree(settings.log_dir, ignore_errors=True)
+
+
+def tail(settings: Settings, name: str, *, lines: int = 40) -> str:
+    """The last `lines` lines of one process's log."""
+    path = settings.log_dir / f"{name}.log"
+    if not path.exists():
+        return f"(no log at {path})"
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def logs(service_name: str, settings: Settings | None = None, *, lines: int = 40) -> str:
+    """The log tail of every process of one service (e.g. both of Flink's)."""
+    settings = settings or get_settings()
+    known = {s.name for s in services()}
+    if service_name not in known:
+        raise StackError(f"There is no service called {service_name!r}.",
+                         f"pick one of: {', '.join(sorted(known))}.")
+    paths = sorted(settings.log_dir.glob(f"{service_name}*.log"))
+    if not paths:
+        return f"(no logs yet under {settings.log_dir})"
+    return "\n".join(f"==> {p} <==\n{tail(settings, p.stem, lines=lines)}" for p in paths)

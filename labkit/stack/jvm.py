@@ -1,0 +1,70 @@
+"""The JVM side of the stack: Java itself and the jars that pom.xml fetches."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+from ..errors import StackError
+from ..settings import REPO_ROOT, VERSIONS, Settings
+
+__all__ = ["ensure_jvm_parts", "java_bin"]
+
+MIN_JAVA = 17
+
+
+def java_bin() -> str:
+    """The `java` executable (Java 17 or newer), or a StackError saying how to install it."""
+    java = shutil.which("java")
+    if java is None:
+        raise StackError(
+            "Java is not installed: Kafka, the Schema Registry and Flink all run on the JVM.",
+            "install Java 17 (Debian/Ubuntu: `apt-get install openjdk-17-jre-headless`; "
+            "conda: `conda install openjdk=17`) and run the command again.",
+        )
+    out = subprocess.run([java, "-version"], capture_output=True, text=True).stderr
+    match = re.search(r'version "(\d+)', out)
+    if match and int(match.group(1)) < MIN_JAVA:
+        raise StackError(
+            f"`{java}` is Java {match.group(1)}; the lab's servers need Java {MIN_JAVA} or newer.",
+            "install Java 17 and put it first on PATH (or set JAVA_HOME and PATH accordingly).",
+        )
+    return java
+
+
+def _parts_present(settings: Settings) -> bool:
+    """True if the jars of exactly the pinned versions are in place."""
+    jvm = settings.jvm_dir
+    return all(path.exists() for path in (
+        jvm / "kafka" / f"kafka_2.13-{VERSIONS['kafka']}.jar",
+        jvm / "apicurio" / f"apicurio-registry-app-{VERSIONS['apicurio']}-runner.jar",
+        jvm / "flink" / f"flink-sql-connector-kafka-{VERSIONS['flink_kafka_connector']}.jar",
+    ))
+
+
+def ensure_jvm_parts(settings: Settings) -> None:
+    """Fetch the Kafka, Apicurio and Flink-connector jars with Maven unless already there."""
+    if _parts_present(settings):
+        return
+    # Start clean: a jar of an older version left in kafka/ would join the classpath.
+    shutil.rmtree(settings.jvm_dir, ignore_errors=True)
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise StackError(
+            "Maven is not installed, and the lab needs it once to fetch the Kafka, "
+            "Schema Registry and Flink connector jars from Maven Central.",
+            "install Maven (Debian/Ubuntu: `apt-get install maven`; conda: `conda install maven`) "
+            "and run `make jvm`.",
+        )
+    cmd = [mvn, "-q", "-B", "-f", str(REPO_ROOT / "pom.xml"), "package",
+           f"-Dlab.jvm.dir={settings.jvm_dir}"]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0 or not _parts_present(settings):
+        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-8:])
+        raise StackError(
+            f"Maven could not fetch the lab's JVM parts (`{' '.join(cmd)}` exited "
+            f"{done.returncode}). Last lines:\n{tail}",
+            "check that Maven Central is reachable (proxy settings in ~/.m2/settings.xml), "
+            "then run `make jvm` again.",
+        )

@@ -1,0 +1,146 @@
+"""Topics: fresh per-run names, bounded produce and read.
+
+Every notebook run writes to topics of its own (`fresh_topic`), so re-running
+a notebook never reads a previous run's messages. Run ids look like
+`run1a2b3c4d`, which the nbval sanitizer replaces, so outputs stay comparable.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
+from confluent_kafka.admin import NewTopic
+
+from . import clients
+from .errors import LabError
+from .settings import get_settings
+
+__all__ = ["Record", "create_topic", "describe", "fresh_topic", "list_topics", "produce", "read",
+           "run_id"]
+
+
+@dataclass(frozen=True)
+class Record:
+    """One message as read back from Kafka."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp_ms: int
+
+
+def _unreachable(exc: Exception) -> LabError:
+    return LabError(f"Kafka at {get_settings().kafka} did not answer: {exc}",
+                    "start the stack with `labkit stack up` (or `make lab`).")
+
+
+def run_id() -> str:
+    """A short random id that makes per-run names unique."""
+    return f"run{uuid.uuid4().hex[:8]}"
+
+
+def create_topic(name: str, *, partitions: int = 1, timeout_s: float = 15.0) -> str:
+    """Create `name` (replication factor 1: the lab has one broker) and wait until it exists."""
+    admin = clients.admin()  # keep a reference: the request dies with its client
+    futures = admin.create_topics(
+        [NewTopic(name, num_partitions=partitions, replication_factor=1)],
+        operation_timeout=timeout_s, request_timeout=timeout_s)
+    try:
+        futures[name].result(timeout=timeout_s)
+    except KafkaException as exc:
+        if exc.args[0].code() == KafkaError.TOPIC_ALREADY_EXISTS:
+            raise LabError(f"Topic {name!r} already exists.",
+                           "use `fresh_topic(prefix)` for a new name per run.") from None
+        raise _unreachable(exc) from None
+    return name
+
+
+def fresh_topic(prefix: str, *, partitions: int = 1) -> str:
+    """Create and return a new topic named `<prefix>-run<8 hex>`."""
+    return create_topic(f"{prefix}-{run_id()}", partitions=partitions)
+
+
+def list_topics(*, timeout_s: float = 10.0) -> list[str]:
+    """Names of all non-internal topics, sorted."""
+    try:
+        metadata = clients.admin().list_topics(timeout=timeout_s)
+    except KafkaException as exc:
+        raise _unreachable(exc) from None
+    return sorted(t for t in metadata.topics if not t.startswith("__"))
+
+
+def describe(topic: str, *, timeout_s: float = 10.0) -> dict[str, int | str]:
+    """Partition count and replication factor of one topic."""
+    try:
+        meta = clients.admin().list_topics(topic, timeout=timeout_s).topics[topic]
+    except KafkaException as exc:
+        raise _unreachable(exc) from None
+    if meta.error is not None:
+        raise LabError(f"Topic {topic!r} cannot be described: {meta.error.str()}",
+                       "check the name with `lk.topics.list_topics()`.")
+    replicas = {len(p.replicas) for p in meta.partitions.values()}
+    return {"topic": topic, "partitions": len(meta.partitions),
+            "replication_factor": max(replicas, default=0)}
+
+
+def produce(topic: str, messages: Iterable[tuple[bytes | None, bytes | None]],
+            *, timeout_s: float = 30.0) -> int:
+    """Produce (key, value) pairs, wait for every delivery, and return how many were acked."""
+    producer = clients.producer()
+    failures: list[str] = []
+    sent = 0
+
+    def on_delivery(err, msg) -> None:
+        if err is not None:
+            failures.append(err.str())
+
+    for key, value in messages:
+        producer.produce(topic, key=key, value=value, on_delivery=on_delivery)
+        producer.poll(0)
+        sent += 1
+    left = producer.flush(timeout_s)
+    if failures or left:
+        raise LabError(f"{len(failures) + left} of {sent} messages to {topic!r} were not "
+                       f"delivered (first error: {failures[0] if failures else 'timeout'}).",
+                       "check the stack with `labkit stack status`.")
+    return sent
+
+
+def read(topic: str, *, max_messages: int, timeout_s: float = 10.0) -> list[Record]:
+    """Read up to `max_messages` from the start of every partition, stopping at the end.
+
+    Bounded three ways (count, end of topic, timeout) so a notebook cell
+    always returns.
+    """
+    consumer = clients.consumer()
+    try:
+        meta = consumer.list_topics(topic, timeout=timeout_s).topics[topic]
+        partitions = [TopicPartition(topic, p, 0) for p in sorted(meta.partitions)]
+        ends = {tp.partition: consumer.get_watermark_offsets(tp, timeout=timeout_s)[1]
+                for tp in partitions}
+        consumer.assign(partitions)
+        records: list[Record] = []
+        remaining = {p for p, end in ends.items() if end > 0}
+        deadline = time.monotonic() + timeout_s
+        while remaining and len(records) < max_messages and time.monotonic() < deadline:
+            msg = consumer.poll(0.2)
+            if msg is None:
+                continue
+            if msg.error() is not None:
+                raise LabError(f"Reading {topic!r} failed: {msg.error().str()}",
+                               "check the stack with `labkit stack status`.")
+            records.append(Record(msg.topic(), msg.partition(), msg.offset(), msg.key(),
+                                  msg.value(), msg.timestamp()[1]))
+            if msg.offset() + 1 >= ends[msg.partition()]:
+                remaining.discard(msg.partition())
+        return records
+    except KafkaException as exc:
+        raise _unreachable(exc) from None
+    finally:
+        consumer.close()

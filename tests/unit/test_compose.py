@@ -1,0 +1,84 @@
+"""docker-compose.yml cannot start here (no Docker engine), so check it statically:
+the same services, versions and host ports as the embedded stack, on loopback only."""
+
+import re
+import tomllib
+import xml.etree.ElementTree as ET
+
+import pytest
+import yaml
+
+from labkit.settings import REPO_ROOT, VERSIONS, Settings
+
+COMPOSE = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
+SERVICES = COMPOSE["services"]
+
+
+def _host_ports(service: dict) -> list[tuple[str, int]]:
+    bindings = []
+    for spec in service.get("ports", []):
+        host, host_port, _container = spec.split(":")
+        bindings.append((host, int(host_port)))
+    return bindings
+
+
+def test_the_five_services_are_there():
+    assert set(SERVICES) == {"kafka", "registry", "redis", "flink-jobmanager", "flink-taskmanager"}
+
+
+@pytest.mark.parametrize(("service", "endpoint"), [
+    ("kafka", "kafka"), ("registry", "registry"), ("redis", "redis"),
+    ("flink-jobmanager", "flink"),
+])
+def test_host_ports_match_the_embedded_defaults(service, endpoint):
+    assert _host_ports(SERVICES[service]) == [Settings().host_port(endpoint)]
+
+
+def test_every_port_is_published_on_loopback_only():
+    for name, service in SERVICES.items():
+        for host, _port in _host_ports(service):
+            assert host == "127.0.0.1", name
+
+
+def test_image_tags_match_the_embedded_versions():
+    assert SERVICES["kafka"]["image"] == f"apache/kafka:{VERSIONS['kafka']}"
+    assert SERVICES["registry"]["image"] == f"apicurio/apicurio-registry:{VERSIONS['apicurio']}"
+    assert SERVICES["flink-jobmanager"]["image"] == f"streaming-lab/flink:{VERSIONS['flink']}"
+    assert SERVICES["flink-taskmanager"]["image"] == SERVICES["flink-jobmanager"]["image"]
+
+
+def test_flink_dockerfile_builds_the_pinned_versions():
+    dockerfile = (REPO_ROOT / SERVICES["flink-jobmanager"]["build"]["dockerfile"]).read_text()
+    assert f"ARG FLINK_VERSION={VERSIONS['flink']}" in dockerfile
+    assert f"ARG KAFKA_CONNECTOR_VERSION={VERSIONS['flink_kafka_connector']}" in dockerfile
+    assert "FROM python:3.11" in dockerfile
+
+
+def test_servers_have_health_checks_and_start_in_order():
+    for name in ("kafka", "registry", "redis", "flink-jobmanager"):
+        assert SERVICES[name]["healthcheck"]["test"], name
+    assert SERVICES["flink-jobmanager"]["depends_on"]["kafka"]["condition"] == "service_healthy"
+    assert (SERVICES["flink-taskmanager"]["depends_on"]["flink-jobmanager"]["condition"]
+            == "service_healthy")
+
+
+def test_registry_enforces_backward_compatibility_like_the_embedded_one():
+    env = SERVICES["registry"]["environment"]
+    assert env["APICURIO_RULES_GLOBAL_COMPATIBILITY"] == "BACKWARD"
+
+
+def test_pom_fetches_the_same_jvm_versions():
+    ns = {"m": "http://maven.apache.org/POM/4.0.0"}
+    props = ET.parse(REPO_ROOT / "pom.xml").getroot().find("m:properties", ns)
+    assert props.find("m:kafka.version", ns).text == VERSIONS["kafka"]
+    assert props.find("m:apicurio.version", ns).text == VERSIONS["apicurio"]
+    assert (props.find("m:flink.kafka.connector.version", ns).text
+            == VERSIONS["flink_kafka_connector"])
+
+
+def test_pyproject_pins_the_same_pyflink():
+    deps = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert f"apache-flink=={VERSIONS['flink']}" in deps
+    # The connector release must be the one built for this Flink minor version.
+    flink_minor = re.match(r"\d+\.\d+", VERSIONS["flink"]).group(0)
+    assert VERSIONS["flink_kafka_connector"].endswith(f"-{flink_minor}")

@@ -1,0 +1,63 @@
+"""PID tracking with real (harmless) processes: `sleep` stands in for a server."""
+
+import time
+
+from labkit.stack import process
+from labkit.stack.process import Launch
+
+
+def _sleeper(tmp_path, name="sleeper", script="exec sleep 60"):
+    return Launch(name, ["sh", "-c", script], tmp_path / "logs" / f"{name}.log")
+
+
+def _gone(pid: int) -> bool:
+    return process._start_time(pid) is None
+
+
+def test_start_records_pid_and_stop_ends_it(tmp_path):
+    run = tmp_path / "run"
+    pid = process.start(_sleeper(tmp_path), run)
+    assert process.running_pid("sleeper", run) == pid
+    assert process.tracked_names(run) == ["sleeper"]
+    assert process.stop("sleeper", run, timeout_s=5)
+    assert _gone(pid)
+    assert process.tracked_names(run) == []
+
+
+def test_stop_ends_the_whole_process_group(tmp_path):
+    run = tmp_path / "run"
+    launch = _sleeper(tmp_path, script="sleep 60 & echo $! > child.pid; wait")
+    launch = Launch(launch.name, launch.argv, launch.log, cwd=tmp_path)
+    process.start(launch, run)
+    deadline = time.monotonic() + 5
+    while not (tmp_path / "child.pid").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child = int((tmp_path / "child.pid").read_text())
+    process.stop("sleeper", run, timeout_s=5)
+    time.sleep(0.2)
+    assert _gone(child)
+
+
+def test_a_recycled_pid_is_never_signalled(tmp_path):
+    run = tmp_path / "run"
+    pid = process.start(_sleeper(tmp_path), run)
+    # Pretend the recorded process died and its PID now belongs to another program.
+    (run / "sleeper.pid").write_text(f"{pid} 1\n")
+    assert process.running_pid("sleeper", run) is None
+    assert not process.stop("sleeper", run)
+    assert not _gone(pid)  # the "other program" is untouched
+    (run / "sleeper.pid").write_text(f"{pid} {process._start_time(pid)}\n")
+    assert process.stop("sleeper", run, timeout_s=5)
+
+
+def test_stop_without_a_pid_file_is_a_no_op(tmp_path):
+    assert not process.stop("never-started", tmp_path / "run")
+
+
+def test_process_output_goes_to_its_log(tmp_path):
+    run = tmp_path / "run"
+    launch = _sleeper(tmp_path, script="echo hello from the server; exec sleep 60")
+    process.start(launch, run)
+    time.sleep(0.3)
+    process.stop("sleeper", run, timeout_s=5)
+    assert "hello from the server" in launch.log.read_text()

@@ -1,0 +1,34 @@
+from pathlib import Path
+
+from labkit.settings import Settings, get_settings
+
+
+def test_defaults_are_loopback_endpoints(monkeypatch):
+    for name in ("LAB_KAFKA", "LAB_REGISTRY", "LAB_REDIS", "LAB_FLINK", "LAB_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    settings = get_settings()
+    assert settings.host_port("kafka") == ("127.0.0.1", 9092)
+    assert settings.host_port("registry") == ("127.0.0.1", 8081)
+    assert settings.host_port("redis") == ("127.0.0.1", 6379)
+    assert settings.host_port("flink") == ("127.0.0.1", 8082)
+    assert settings.registry.endswith("/apis/ccompat/v7")
+
+
+def test_environment_overrides_each_endpoint(monkeypatch, tmp_path):
+    monkeypatch.setenv("LAB_KAFKA", "localhost:19092")
+    monkeypatch.setenv("LAB_REGISTRY", "http://localhost:18081/apis/ccompat/v7/")
+    monkeypatch.setenv("LAB_REDIS", "redis://localhost:16379/2")
+    monkeypatch.setenv("LAB_FLINK", "http://localhost:18082")
+    monkeypatch.setenv("LAB_HOME", str(tmp_path))
+    settings = get_settings()
+    assert settings.host_port("kafka") == ("localhost", 19092)
+    assert settings.registry == "http://localhost:18081/apis/ccompat/v7"  # trailing / dropped
+    assert settings.host_port("redis") == ("localhost", 16379)
+    assert settings.host_port("flink") == ("localhost", 18082)
+    assert settings.run_dir == Path(tmp_path) / "run"
+
+
+def test_derived_folders_live_under_home(tmp_path):
+    settings = Settings(home=tmp_path)
+    assert {settings.jvm_dir, settings.run_dir, settings.log_dir, settings.data_dir} == {
+        tmp_path / "jvm", tmp_path / "run", tmp_path / "logs", tmp_path / "data"}
