@@ -5,12 +5,14 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 LABKIT := $(BIN)/labkit
+# Jupyter refuses to run as root unless told; containers and CI machines often are root.
+AS_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: lab test notebooks setup system venv jvm up down status reset lint
 
 lab: setup  ## start the stack and open JupyterLab on notebooks/ (the stack stays up: `make down`)
 	$(LABKIT) stack up
-	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=notebooks
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=notebooks $(AS_ROOT)
 
 test: setup lint  ## unit + integration + notebook tests; starts (and then stops) the stack as needed
 	$(BIN)/python -m pytest

@@ -50,9 +50,13 @@ class ServiceStatus:
         return "external" if self.health.ok and self.name != "flink" else "-"
 
 
+def _belongs_to(process_name: str, service: Service) -> bool:
+    """Process names are the service's name, or it plus a role (`flink-taskmanager`)."""
+    return process_name == service.name or process_name.startswith(f"{service.name}-")
+
+
 def _launch_names(service: Service, settings: Settings) -> list[str]:
-    return [name for name in process.tracked_names(settings.run_dir)
-            if name == service.name or name.startswith(f"{service.name}-")]
+    return [name for name in process.tracked_names(settings.run_dir) if _belongs_to(name, service)]
 
 
 def status(settings: Settings | None = None) -> list[ServiceStatus]:
@@ -204,11 +208,20 @@ def down(settings: Settings | None = None, *, only: list[str] | None = None,
     console = console or Console()
     names = only if only is not None else process.tracked_names(settings.run_dir)
     stopped = []
-    for name in reversed(names):  # dependants first: Flink before Kafka, registry before Kafka
+    # Reverse start order: dependants (Flink, the registry) before Kafka.
+    for name in sorted(names, key=_start_rank, reverse=True):
         if process.stop(name, settings.run_dir):
             console.print(f"stopped {name}")
             stopped.append(name)
     return stopped
+
+
+def _start_rank(name: str) -> int:
+    """Position of a process's service in start order (unknown names last)."""
+    for rank, service in enumerate(services()):
+        if _belongs_to(name, service):
+            return rank
+    return len(services())
 
 
 def reset(settings: Settings | None = None, *, console: Console | None = None) -> None:
