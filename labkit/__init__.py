@@ -1,15 +1,17 @@
 """labkit: the small library behind streaming-lab's notebooks, CLI and tests.
 
-Modules follow the pipeline the lab teaches. Today: `settings` (endpoints and
-versions), `stack` (the embedded servers), `clients` and `topics` (talking to
-them). Later chapters add generate -> serde -> features -> sinks -> engines ->
-bench, one module each.
+Modules follow the pipeline the lab teaches: `settings` (endpoints, versions),
+`stack` (the embedded servers), `clients` and `topics` (talking to them), then
+`generate` -> `serde` -> `sinks` (with `encodings`, the comparison behind the
+sink's choice) and `plots` for the pictures. Later chapters add features ->
+engines -> bench.
 
 Notebooks use it as `import labkit as lk` and call `lk.<module>.<function>`.
 """
 
-from . import clients, errors, settings, stack, topics
+from . import clients, encodings, errors, generate, plots, serde, settings, sinks, stack, topics
 from .errors import LabError
 
-__all__ = ["LabError", "clients", "errors", "settings", "stack", "topics"]
+__all__ = ["LabError", "clients", "encodings", "errors", "generate", "plots", "serde", "settings",
+           "sinks", "stack", "topics"]
 __version__ = "0.1.0"

@@ -1,0 +1,184 @@
+"""Synthetic card payments: seeded, so every run of a notebook sees the same data.
+
+The mix is plausible enough to find fraud in: a few busy cards and many quiet
+ones, everyday merchants plus the high-risk codes (cash, direct marketing,
+hotels, gambling), a few events without geolocation, event times that advance
+like real traffic with a little out-of-order jitter, and rare fraud *bursts*:
+one card suddenly spending big, abroad, at high-risk merchants, several times
+within minutes.
+
+Records are plain dicts shaped like `schemas/transactions.v1.avsc`, with
+`timestamp` in epoch milliseconds.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import sys
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from rich.progress import track
+
+from . import serde, topics
+
+__all__ = ["HIGH_RISK_MCCS", "LAB_SEED", "START_MS", "produce", "transactions"]
+
+LAB_SEED = 25  # every notebook uses it; its first record trips the UTF-8 decoder on 0x8f
+START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z: fixed, so outputs are reproducible
+MEAN_GAP_MS = 1_500  # mean time between two events, over all cards
+
+HIGH_RISK_MCCS = ("6011", "5967", "7011", "7995")  # cash, direct marketing, hotels, gambling
+EVERYDAY_MCCS = ("5411", "5812", "5541", "5912", "5999", "4121", "5732", "5691", "4111", "5814")
+HOME = {  # country -> (currency, cities)
+    "US": ("USD", ("New York", "Chicago", "Austin")),
+    "GB": ("GBP", ("London", "Leeds")),
+    "DE": ("EUR", ("Berlin", "Munich")),
+    "FR": ("EUR", ("Paris", "Lyon")),
+    "CA": ("CAD", ("Toronto", "Vancouver")),
+    "AU": ("AUD", ("Sydney", "Melbourne")),
+}
+FRAUD_COUNTRIES = ("NG", "RO", "BR", "VN", "PH")
+CHANNELS = ("pos", "web", "app")
+FIELD_ORDER = ("txn_id", "card_id", "user_id", "amount", "currency", "mcc", "device_id",
+               "ip_address", "geo_country", "geo_city", "timestamp", "is_fraud", "metadata")
+
+
+@dataclass(frozen=True)
+class Card:
+    card_id: str
+    user_id: str
+    country: str
+    city: str
+    device_id: str
+    ip_address: str
+    typical_amount: float
+    activity: float  # relative share of traffic
+
+
+def _ip(rng: random.Random) -> str:
+    return ".".join(str(rng.randint(1, 254)) for _ in range(4))
+
+
+def _cards(rng: random.Random, n_cards: int) -> list[Card]:
+    cards = []
+    for i in range(n_cards):
+        country = rng.choice(sorted(HOME))
+        cards.append(Card(
+            card_id=f"card-{i:04d}",
+            user_id=f"user-{rng.randrange(10**6):06d}",
+            country=country,
+            city=rng.choice(HOME[country][1]),
+            device_id=f"dev-{rng.getrandbits(32):08x}",
+            ip_address=_ip(rng),
+            typical_amount=round(rng.lognormvariate(math.log(40), 0.7), 2),
+            activity=rng.paretovariate(1.5),  # a few cards are far busier than most
+        ))
+    return cards
+
+
+def _normal(rng: random.Random, card: Card) -> dict:
+    roll = rng.random()
+    if roll < 0.03:  # geolocation failed
+        country, city = None, None
+    elif roll < 0.07:  # travelling
+        country = rng.choice(sorted(HOME))
+        city = rng.choice(HOME[country][1])
+    else:
+        country, city = card.country, card.city
+    return {
+        "amount": round(rng.lognormvariate(math.log(card.typical_amount), 0.6), 2),
+        "mcc": rng.choice(HIGH_RISK_MCCS) if rng.random() < 0.05 else rng.choice(EVERYDAY_MCCS),
+        "device_id": card.device_id if rng.random() < 0.9 else f"dev-{rng.getrandbits(32):08x}",
+        "ip_address": card.ip_address,
+        "geo_country": country,
+        "geo_city": city,
+        "is_fraud": False,
+    }
+
+
+def _fraud(rng: random.Random, country: str, device_id: str) -> dict:
+    return {
+        "amount": round(rng.uniform(300, 2500), 2),
+        "mcc": rng.choice(HIGH_RISK_MCCS) if rng.random() < 0.7 else rng.choice(EVERYDAY_MCCS),
+        "device_id": device_id,
+        "ip_address": _ip(rng),
+        "geo_country": country,
+        "geo_city": None,
+        "is_fraud": True,
+    }
+
+
+def transactions(count: int, *, seed: int = LAB_SEED, n_cards: int = 50,
+                 fraud_rate: float = 0.02, start_ms: int = START_MS,
+                 jitter_ms: int = 30_000, late_share: float = 0.05) -> Iterator[dict]:
+    """Yield `count` transactions, the same ones for the same arguments.
+
+    About `fraud_rate` of them are fraud, arriving in bursts of 3-8 events on
+    one card. `late_share` of events carry a timestamp up to `jitter_ms` older
+    than the traffic around them (out-of-order arrival).
+    """
+    rng = random.Random(seed)
+    cards = _cards(rng, n_cards)
+    weights = [card.activity for card in cards]
+    clock = start_ms
+    burst: dict | None = None  # the card under attack and how many events are left
+    for _ in range(count):
+        clock += max(1, int(rng.expovariate(1 / MEAN_GAP_MS)))
+        if burst is None and rng.random() < fraud_rate / 5.5:  # 5.5 = mean burst length
+            burst = {"card": rng.choice(cards), "left": rng.randint(3, 8),
+                     "country": rng.choice(FRAUD_COUNTRIES),
+                     "device": f"dev-{rng.getrandbits(32):08x}"}
+        if burst is not None and rng.random() < 0.5:
+            card = burst["card"]
+            fields = _fraud(rng, burst["country"], burst["device"])
+            burst["left"] -= 1
+            if burst["left"] == 0:
+                burst = None
+        else:
+            card = rng.choices(cards, weights)[0]
+            fields = _normal(rng, card)
+        timestamp = clock - rng.randint(1, jitter_ms) if rng.random() < late_share else clock
+        channel = rng.choice(CHANNELS)
+        record = {
+            "txn_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            "card_id": card.card_id,
+            "user_id": card.user_id,
+            "currency": HOME[card.country][0],
+            **fields,
+            "timestamp": timestamp,
+            "metadata": {} if rng.random() < 0.2 else {"channel": channel},
+        }
+        yield {name: record[name] for name in FIELD_ORDER}
+
+
+def _paced(messages: Iterable, rate: float) -> Iterator:
+    """Yield at most `rate` messages per second (for watching a consumer keep up)."""
+    started = time.monotonic()
+    for sent, message in enumerate(messages):
+        ahead = sent / rate - (time.monotonic() - started)
+        if ahead > 0:
+            time.sleep(ahead)
+        yield message
+
+
+def produce(topic: str, count: int, *, seed: int = LAB_SEED, fmt: str = "avro",
+            schema: str = "transactions.v1", rate: float | None = None,
+            progress: bool | None = None) -> int:
+    """Produce `count` generated transactions to `topic`, keyed by card_id; return how many.
+
+    `fmt` is json, avro (schemaless) or confluent (registers `schema` under
+    `<topic>-value`). `rate` caps events per second. The progress bar shows
+    by default only in a terminal, so notebook outputs stay reproducible.
+    """
+    encode = serde.make_encoder(fmt, schema=schema, topic=topic)
+    messages: Iterable = ((record["card_id"].encode(), encode(record))
+                          for record in transactions(count, seed=seed))
+    if rate:
+        messages = _paced(messages, rate)
+    if progress if progress is not None else sys.stderr.isatty():
+        messages = track(messages, total=count, description=f"producing to {topic}")
+    return topics.produce(topic, messages)

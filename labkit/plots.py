@@ -1,0 +1,98 @@
+"""The lab's pictures. Each function returns a matplotlib Figure (shown when it ends a cell).
+
+Figures are built without pyplot, so a notebook shows each exactly once and
+nothing global changes between cells.
+"""
+
+from __future__ import annotations
+
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch, Rectangle
+
+__all__ = ["hex_dump", "utf8_lead_bytes"]
+
+PREFIX_PARTS = {"length varint", "union branch", "magic byte", "schema id"}
+
+
+def _char(byte: int) -> str:
+    return chr(byte) if 0x20 <= byte < 0x7F else "·"
+
+
+def hex_dump(data: bytes, layout: list[tuple[str, str, int, int]], *,
+             highlight: int | None = None, note: str = "", title: str = "",
+             per_row: int = 16) -> Figure:
+    """Bytes in a grid, coloured by the field they encode (hatched: length/branch prefixes).
+
+    `layout` is `serde.byte_layout(...)`; `highlight` circles one byte and
+    `note` explains it.
+    """
+    fields = list(dict.fromkeys(field for field, *_ in layout))
+    colours = colormaps["tab20"]
+    colour_of = {field: colours(i % 20) for i, field in enumerate(fields)}
+    rows = (len(data) + per_row - 1) // per_row
+    fig = Figure(figsize=(per_row * 0.78, rows * 0.62 + (1.9 if note else 1.0)))
+    ax = fig.add_subplot()
+    for field, part, start, end in layout:
+        for position in range(start, min(end, len(data))):
+            row, col = divmod(position, per_row)
+            hatch = "///" if part in PREFIX_PARTS else None
+            ax.add_patch(Rectangle((col, -row), 1, -1, facecolor=colour_of[field],
+                                   edgecolor="white", hatch=hatch))
+            byte = data[position]
+            ax.text(col + 0.5, -row - 0.38, f"{byte:02x}", ha="center", va="center",
+                    fontsize=10, family="monospace", weight="bold" if byte >= 0x80 else "normal")
+            ax.text(col + 0.5, -row - 0.78, _char(byte), ha="center", va="center", fontsize=7,
+                    family="monospace", color="#333333")
+    for row in range(rows):
+        ax.text(-0.15, -row - 0.5, f"{row * per_row:3d}", ha="right", va="center", fontsize=8,
+                family="monospace", color="#666666")
+    if highlight is not None:
+        row, col = divmod(highlight, per_row)
+        ax.add_patch(Rectangle((col, -row), 1, -1, fill=False, edgecolor="red", linewidth=3))
+        if note:
+            ax.annotate(note, xy=(col + 0.5, -row - 1), xytext=(per_row / 2, -rows - 0.9),
+                        ha="center", fontsize=10, color="red",
+                        arrowprops={"arrowstyle": "->", "color": "red"})
+    ax.set_xlim(-1, per_row)
+    ax.set_ylim(-rows - (1.4 if note else 0.1), 0.1)
+    ax.axis("off")
+    ax.legend(handles=[Patch(facecolor=colour_of[f], label=f) for f in fields],
+              loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    ax.set_title(title or f"{len(data)} bytes; bold = byte ≥ 0x80; hatched = length/branch prefix",
+                 fontsize=11, loc="left")
+    fig.tight_layout()
+    return fig
+
+
+UTF8_CLASSES = [  # (first, last, meaning, colour)
+    (0x00, 0x7F, "ASCII: a whole character", "#4c9f70"),
+    (0x80, 0xBF, "continuation byte: only allowed *inside* a character", "#d1495b"),
+    (0xC0, 0xC1, "never valid", "#555555"),
+    (0xC2, 0xDF, "starts a 2-byte character", "#2e86ab"),
+    (0xE0, 0xEF, "starts a 3-byte character", "#5b8fb9"),
+    (0xF0, 0xF4, "starts a 4-byte character", "#8fb8de"),
+    (0xF5, 0xFF, "never valid", "#555555"),
+]
+
+
+def utf8_lead_bytes(mark: int | None = None) -> Figure:
+    """All 256 byte values by what UTF-8 lets them do at the start of a character."""
+    fig = Figure(figsize=(12, 2.4))
+    ax = fig.add_subplot()
+    seen = set()
+    for first, last, meaning, colour in UTF8_CLASSES:
+        label = None if meaning in seen else meaning
+        seen.add(meaning)
+        ax.add_patch(Rectangle((first, 0), last - first + 1, 1, facecolor=colour, label=label))
+    if mark is not None:
+        ax.annotate(f"0x{mark:02x}", xy=(mark + 0.5, 1), xytext=(mark + 0.5, 1.6), ha="center",
+                    color="red", weight="bold", arrowprops={"arrowstyle": "->", "color": "red"})
+    ax.set_xlim(0, 256)
+    ax.set_ylim(0, 2)
+    ax.set_yticks([])
+    ax.set_xticks(range(0, 257, 32), [f"0x{v:02x}" for v in range(0, 257, 32)])
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    ax.set_title("What each byte value may do at the start of a UTF-8 character", loc="left")
+    fig.tight_layout()
+    return fig

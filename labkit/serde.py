@@ -1,0 +1,304 @@
+"""Transactions to bytes and back: JSON, schemaless Avro, and the Confluent wire format.
+
+Kafka stores bytes and never says how they were written. A consumer must
+decode with the producer's format, and with Avro also the producer's schema.
+Every decoder here either returns a record shaped like the generator's (with
+`timestamp` in epoch milliseconds) or raises `DecodeError`, which names the
+reason, shows the first bytes, and says where the message came from.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from functools import cache, partial
+from typing import Any
+
+from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+from confluent_kafka.schema_registry.error import SchemaRegistryError
+from fastavro import parse_schema, schemaless_reader, schemaless_writer
+
+from .clients import registry_client
+from .errors import LabError
+from .settings import REPO_ROOT
+from .topics import Record
+
+__all__ = [
+    "FORMATS",
+    "ConfluentDecoder",
+    "DecodeError",
+    "available_schemas",
+    "byte_layout",
+    "decode_avro",
+    "decode_json",
+    "decode_json_naive",
+    "decode_records",
+    "encode_avro",
+    "encode_confluent",
+    "encode_json",
+    "field_at",
+    "load_schema",
+    "make_decoder",
+    "make_encoder",
+    "register_schema",
+    "schema_text",
+]
+
+SCHEMA_DIR = REPO_ROOT / "schemas"
+MAGIC_BYTE = 0  # first byte of every Confluent-framed message; then a 4-byte schema id
+HEADER_SIZE = 5
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class DecodeError(LabError):
+    """Bytes that a decoder cannot turn into a record."""
+
+    def __init__(self, reason: str, value: bytes, fix: str, *, where: str = "") -> None:
+        self.reason = reason
+        self.value = value
+        self.head_hex = value[:16].hex(" ") + (" …" if len(value) > 16 else "")
+        self.where = where
+        place = f" at {where}" if where else ""
+        super().__init__(f"cannot decode message{place}: {reason} "
+                         f"(first bytes: {self.head_hex or 'none'})", fix)
+
+    def at(self, topic: str, partition: int, offset: int) -> DecodeError:
+        """The same error, located at topic/partition/offset."""
+        return DecodeError(self.reason, self.value, self.fix,
+                           where=f"{topic}[{partition}]@{offset}")
+
+
+# -- schemas -----------------------------------------------------------------
+
+def available_schemas() -> list[str]:
+    """Schema names in schemas/, e.g. ['transactions.v1']."""
+    return sorted(path.name.removesuffix(".avsc") for path in SCHEMA_DIR.glob("*.avsc"))
+
+
+def schema_text(name: str) -> str:
+    """The .avsc file's text, as a registry wants it."""
+    path = SCHEMA_DIR / f"{name}.avsc"
+    if not path.exists():
+        raise LabError(f"There is no schema {name!r} in {SCHEMA_DIR}.",
+                       f"use one of: {', '.join(available_schemas())}.")
+    return path.read_text()
+
+
+@cache
+def load_schema(name: str = "transactions.v1") -> dict:
+    """The parsed schema `schemas/<name>.avsc` (parsed once, then cached)."""
+    return parse_schema(json.loads(schema_text(name)))
+
+
+def register_schema(subject: str, name: str = "transactions.v1",
+                    registry: SchemaRegistryClient | None = None) -> int:
+    """Register a schema file under `subject` and return its id (idempotent)."""
+    registry = registry or registry_client()
+    return registry.register_schema(subject, Schema(schema_text(name), "AVRO"))
+
+
+# -- JSON --------------------------------------------------------------------
+
+def encode_json(record: dict) -> bytes:
+    """UTF-8 JSON, the format the naive consumer expects."""
+    return json.dumps(record, separators=(",", ":")).encode()
+
+
+def decode_json_naive(value: bytes) -> dict:
+    """THE BUG of notebook 01, kept on purpose: assume every message is UTF-8 JSON.
+
+    Fed Avro bytes it fails with a bare UnicodeDecodeError, exactly as the
+    production consumer did. Use `decode_json` (or the right decoder) instead.
+    """
+    return json.loads(value.decode("utf-8"))
+
+
+def decode_json(value: bytes) -> dict:
+    """UTF-8 JSON to a record, or a DecodeError that says what the bytes look like."""
+    try:
+        return json.loads(value.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DecodeError(f"not UTF-8 JSON ({exc})", value, _guess_format(value)) from None
+
+
+def _guess_format(value: bytes) -> str:
+    """A fix suggestion from what the bytes look like."""
+    if not value:
+        return "an empty value is a tombstone or a producer bug; skip it or dead-letter it."
+    if value[0] == MAGIC_BYTE and len(value) >= HEADER_SIZE:
+        return "it starts with 0x00: probably Confluent wire format, use ConfluentDecoder."
+    if value[:1] == b"{":
+        return "it starts with '{': probably JSON, use decode_json."
+    return "the producer probably writes schemaless Avro: use decode_avro with its schema."
+
+
+# -- schemaless Avro -----------------------------------------------------------
+
+def encode_avro(record: dict, schema: str = "transactions.v1") -> bytes:
+    """Avro binary without any header: the reader must know the schema out of band."""
+    out = io.BytesIO()
+    schemaless_writer(out, load_schema(schema), record)
+    return out.getvalue()
+
+
+def _epoch_ms(value: Any) -> Any:
+    # Avro hands a timestamp-millis back as a datetime; records use epoch ms.
+    return (value - EPOCH) // timedelta(milliseconds=1) if isinstance(value, datetime) else value
+
+
+def decode_avro(value: bytes, schema: str = "transactions.v1") -> dict:
+    """Schemaless Avro bytes, written with `schema`, to a record."""
+    return _read_avro(value, load_schema(schema), fix=(
+        "check the producer writes schemaless Avro with this schema; if the bytes start "
+        "with 0x00 and an id, use ConfluentDecoder."))
+
+
+def _read_avro(body: bytes, writer_schema: dict, *, fix: str, raw: bytes | None = None) -> dict:
+    """Read one record that must fill `body` exactly; `raw` is the whole message, for errors."""
+    raw = body if raw is None else raw
+    if not body:
+        raise DecodeError("empty Avro body", raw, fix)
+    buffer = io.BytesIO(body)
+    try:
+        record = schemaless_reader(buffer, writer_schema)
+    except Exception as exc:  # fastavro raises EOFError, ValueError, IndexError, ...
+        raise DecodeError(f"not Avro for this schema ({type(exc).__name__}: {exc})", raw,
+                          fix) from None
+    if buffer.tell() != len(body):
+        raise DecodeError(f"{len(body) - buffer.tell()} byte(s) left over after the record: "
+                          "the writer used another schema or a header", raw, fix)
+    return {name: _epoch_ms(field) for name, field in record.items()}
+
+
+# -- where each byte comes from (the hex-dump pictures of notebook 01) ---------------
+
+def _parts(avro_type: Any, encoded: bytes, value: Any) -> list[tuple[str, int]]:
+    """Split one field's encoding into named parts: (part, length in bytes)."""
+    if avro_type == "string":
+        text = len(value.encode())
+        return [("length varint", len(encoded) - text), ("UTF-8 text", text)]
+    if isinstance(avro_type, list):  # a union: branch index, then the branch's value
+        if value is None:
+            return [("union branch", len(encoded))]
+        return [("union branch", 1), *_parts("string", encoded[1:], value)]
+    kind = avro_type.get("type") if isinstance(avro_type, dict) else avro_type
+    names = {"double": "little-endian double", "long": "zig-zag varint", "enum": "enum index",
+             "boolean": "boolean", "map": "map blocks"}
+    return [(names.get(kind, kind), len(encoded))]
+
+
+def byte_layout(record: dict, schema: str = "transactions.v1", *,
+                schema_id: int | None = None) -> list[tuple[str, str, int, int]]:
+    """(field, part, start, end) for every byte of the record's encoding, in order.
+
+    An Avro record is just its fields' encodings back to back, so encoding each
+    field on its own and adding up the lengths finds every boundary. With
+    `schema_id`, the layout is of the Confluent-framed message.
+    """
+    spans: list[tuple[str, str, int, int]] = []
+    position = 0
+    if schema_id is not None:
+        spans = [("header", "magic byte", 0, 1), ("header", "schema id", 1, HEADER_SIZE)]
+        position = HEADER_SIZE
+    for field in json.loads(schema_text(schema))["fields"]:
+        out = io.BytesIO()
+        schemaless_writer(out, parse_schema(field["type"]), record[field["name"]])
+        for part, length in _parts(field["type"], out.getvalue(), record[field["name"]]):
+            spans.append((field["name"], part, position, position + length))
+            position += length
+    return spans
+
+
+def field_at(record: dict, position: int, schema: str = "transactions.v1") -> tuple[str, str]:
+    """Which (field, part) of the record's Avro encoding byte `position` belongs to."""
+    for field, part, start, end in byte_layout(record, schema):
+        if start <= position < end:
+            return field, part
+    raise LabError(f"Byte {position} is past the end of the record.", "pick a smaller position.")
+
+
+# -- Confluent wire format -------------------------------------------------------
+
+def encode_confluent(record: dict, schema_id: int, schema: str = "transactions.v1") -> bytes:
+    """Magic byte 0, the schema id as 4 big-endian bytes, then the Avro body."""
+    return bytes([MAGIC_BYTE]) + schema_id.to_bytes(4, "big") + encode_avro(record, schema)
+
+
+class ConfluentDecoder:
+    """Decode Confluent-framed Avro, looking up each writer schema by id once.
+
+    The id in the header says which schema *wrote* the message, so messages
+    written with different schema versions decode correctly side by side.
+    """
+
+    def __init__(self, registry: SchemaRegistryClient | None = None) -> None:
+        self.registry = registry or registry_client()
+        self._schemas: dict[int, dict] = {}
+
+    def writer_schema(self, schema_id: int, value: bytes = b"") -> dict:
+        if schema_id not in self._schemas:
+            try:
+                found = self.registry.get_schema(schema_id)
+            except SchemaRegistryError as exc:
+                raise DecodeError(
+                    f"schema id {schema_id} is not in the registry ({exc.error_message})", value,
+                    "the message was written against another registry, or the registry was "
+                    "reset (`labkit stack reset`) after it was produced; re-produce it.",
+                ) from None
+            self._schemas[schema_id] = parse_schema(json.loads(found.schema_str))
+        return self._schemas[schema_id]
+
+    def __call__(self, value: bytes) -> dict:
+        if len(value) < HEADER_SIZE:
+            raise DecodeError(f"{len(value)} byte(s) is shorter than the 5-byte Confluent header",
+                              value, "the message is truncated or not Confluent-framed.")
+        if value[0] != MAGIC_BYTE:
+            raise DecodeError(f"first byte is 0x{value[0]:02x}, not the magic byte 0x00", value,
+                              _guess_format(value))
+        schema_id = int.from_bytes(value[1:HEADER_SIZE], "big")
+        return _read_avro(value[HEADER_SIZE:], self.writer_schema(schema_id, value),
+                          fix=f"the body does not match writer schema id {schema_id}.", raw=value)
+
+
+# -- choosing by name (CLI, generator, tests) --------------------------------------
+
+FORMATS = ("json", "avro", "confluent")
+
+
+def make_encoder(fmt: str, *, schema: str = "transactions.v1",
+                 topic: str = "") -> Callable[[dict], bytes]:
+    """record -> bytes for a format; `confluent` registers `schema` under `<topic>-value`."""
+    if fmt == "json":
+        return encode_json
+    if fmt == "avro":
+        return partial(encode_avro, schema=schema)
+    if fmt == "confluent":
+        schema_id = register_schema(f"{topic}-value", schema)
+        return partial(encode_confluent, schema_id=schema_id, schema=schema)
+    raise LabError(f"Unknown format {fmt!r}.", f"use one of: {', '.join(FORMATS)}.")
+
+
+def make_decoder(fmt: str, *, schema: str = "transactions.v1") -> Callable[[bytes], dict]:
+    """bytes -> record for a format (`json-naive` is the bug, for reproducing it)."""
+    decoders: dict[str, Callable[[], Callable[[bytes], dict]]] = {
+        "json-naive": lambda: decode_json_naive,
+        "json": lambda: decode_json,
+        "avro": lambda: partial(decode_avro, schema=schema),
+        "confluent": ConfluentDecoder,
+    }
+    if fmt not in decoders:
+        raise LabError(f"Unknown format {fmt!r}.", f"use one of: {', '.join(decoders)}.")
+    return decoders[fmt]()
+
+
+def decode_records(records: Iterable[Record], decode: Callable[[bytes], dict]) -> list[dict]:
+    """Decode Kafka records in order; a DecodeError says which topic/partition/offset failed."""
+    decoded = []
+    for record in records:
+        try:
+            decoded.append(decode(record.value or b""))
+        except DecodeError as exc:
+            raise exc.at(record.topic, record.partition, record.offset) from None
+    return decoded

@@ -1,0 +1,91 @@
+"""Feature records into Redis hashes, and back, without losing a type.
+
+Redis stores every hash field as bytes. A feature record holds bools, None,
+ints, floats and strings, so the writer must choose an encoding. The naive
+writer (the bug of notebook 02) hands Python values straight to redis-py,
+which refuses bool and None. The lab's fix stores each field as JSON:
+`true`, `null`, `42`, `0.1`, `"GB"` — self-describing, exact for every
+feature type, and still readable in `redis-cli`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import redis as redis_py
+
+from .clients import redis_client
+from .errors import LabError
+
+__all__ = ["RedisFeatureSink", "decode_field", "encode_field", "write_features_naive"]
+
+FeatureValue = bool | int | float | str | None
+
+
+def write_features_naive(client: redis_py.Redis, key: str, features: dict[str, Any]) -> None:
+    """THE BUG of notebook 02, kept on purpose: HSET the Python values as they are.
+
+    redis-py raises `DataError: Invalid input of type: 'bool'` (or 'NoneType').
+    """
+    client.hset(key, mapping=features)
+
+
+def encode_field(name: str, value: FeatureValue) -> str:
+    """One feature value as JSON text."""
+    try:
+        return json.dumps(value)
+    except TypeError:
+        raise LabError(
+            f"Feature {name!r} holds a {type(value).__name__} ({value!r}), which has no "
+            "lossless Redis encoding here.",
+            "compute features as bool, int, float, str or None (timestamps as epoch ms).",
+        ) from None
+
+
+def decode_field(raw: bytes) -> FeatureValue:
+    """The value `encode_field` wrote."""
+    return json.loads(raw)
+
+
+class RedisFeatureSink:
+    """Writes one hash per card, `<key_prefix><card_id>`, each field JSON-encoded.
+
+    Every write replaces the card's whole record (DEL + HSET in one MULTI), so a
+    reader never sees half of an update or a field left over from an older one.
+    Writes go through a pipeline: one network round trip per `batch_size` cards.
+    """
+
+    def __init__(self, client: redis_py.Redis | None = None, *,
+                 key_prefix: str = "features:", batch_size: int = 500) -> None:
+        self.client = client or redis_client()
+        self.key_prefix = key_prefix
+        self.batch_size = batch_size
+
+    def key(self, card_id: str) -> str:
+        return f"{self.key_prefix}{card_id}"
+
+    def write(self, card_id: str, features: dict[str, FeatureValue]) -> None:
+        self.write_many([(card_id, features)])
+
+    def write_many(self, items: Iterable[tuple[str, dict[str, FeatureValue]]]) -> int:
+        """Write (card_id, features) pairs; return how many records were written."""
+        written = 0
+        pipe = self.client.pipeline(transaction=True)
+        for card_id, features in items:
+            key = self.key(card_id)
+            pipe.delete(key)
+            if features:  # Redis has no empty hash: an empty record is a missing key
+                pipe.hset(key, mapping={name: encode_field(name, value)
+                                        for name, value in features.items()})
+            written += 1
+            if written % self.batch_size == 0:
+                pipe.execute()
+        pipe.execute()
+        return written
+
+    def read_features(self, card_id: str) -> dict[str, FeatureValue]:
+        """The card's feature record exactly as written ({} if there is none)."""
+        stored = self.client.hgetall(self.key(card_id))
+        return {name.decode(): decode_field(raw) for name, raw in stored.items()}
