@@ -2,16 +2,30 @@
 
 Modules follow the pipeline the lab teaches: `settings` (endpoints, versions),
 `stack` (the embedded servers), `clients` and `topics` (talking to them), then
+`schemas` (files, lint) and `compat` (compatibility by decoding), then
 `generate` -> `serde` -> `sinks` (with `encodings`, the comparison behind the
-sink's choice) and `plots` for the pictures. Later chapters add features ->
+sink's choice), and `plots` for the pictures. Later chapters add features ->
 engines -> bench.
 
 Notebooks use it as `import labkit as lk` and call `lk.<module>.<function>`.
 """
 
-from . import clients, encodings, errors, generate, plots, serde, settings, sinks, stack, topics
+from . import (
+    clients,
+    compat,
+    encodings,
+    errors,
+    generate,
+    plots,
+    schemas,
+    serde,
+    settings,
+    sinks,
+    stack,
+    topics,
+)
 from .errors import LabError
 
-__all__ = ["LabError", "clients", "encodings", "errors", "generate", "plots", "serde", "settings",
-           "sinks", "stack", "topics"]
+__all__ = ["LabError", "clients", "compat", "encodings", "errors", "generate", "plots", "schemas",
+           "serde", "settings", "sinks", "stack", "topics"]
 __version__ = "0.1.0"

@@ -106,13 +106,17 @@ def consume(
     topic: str = typer.Option(..., "--topic", "-t"),
     fmt: str = typer.Option("avro", "--format",
                             help="json-naive (the bug) | json | avro | confluent"),
-    schema: str = typer.Option("v1", "--schema", help=SCHEMA_HELP),
+    schema: str = typer.Option("v1", "--schema", help="Writer schema for --format avro. "
+                               + SCHEMA_HELP),
+    reader: str = typer.Option(None, "--reader",
+                               help="Reader schema to resolve records to (avro, confluent)."),
     max_messages: int = typer.Option(5, "--max-messages", "-n", min=1),
     timeout_s: float = typer.Option(10.0, "--timeout-s"),
 ) -> None:
     """Read a topic from the start and print each decoded record (bounded)."""
     def body() -> list[dict]:
-        decode = serde.make_decoder(fmt, schema=f"transactions.{schema}")
+        decode = serde.make_decoder(fmt, schema=f"transactions.{schema}",
+                                    reader=reader and f"transactions.{reader}")
         return serde.decode_records(
             topics.read(topic, max_messages=max_messages, timeout_s=timeout_s), decode)
 

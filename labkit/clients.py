@@ -20,8 +20,12 @@ __all__ = ["admin", "consumer", "kafka_config", "producer", "redis_client", "reg
 
 
 def kafka_config(**overrides: Any) -> dict[str, Any]:
-    """librdkafka settings shared by every client: where the brokers are."""
-    return {"bootstrap.servers": get_settings().kafka, **overrides}
+    """librdkafka settings shared by every client: where the brokers are, and errors-only logs.
+
+    librdkafka prints warnings about transient, retried conditions (a broker
+    still loading its coordinator) to stderr; at log level 3 only errors show.
+    """
+    return {"bootstrap.servers": get_settings().kafka, "log_level": 3, **overrides}
 
 
 def admin() -> AdminClient:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from rich.progress import track
 
-from . import serde, topics
+from . import schemas, serde, topics
 
 __all__ = ["HIGH_RISK_MCCS", "LAB_SEED", "START_MS", "produce", "transactions"]
 
@@ -43,6 +43,14 @@ HOME = {  # country -> (currency, cities)
 }
 FRAUD_COUNTRIES = ("NG", "RO", "BR", "VN", "PH")
 CHANNELS = ("pos", "web", "app")
+MCC_CATEGORY = {
+    "5411": "grocery", "5812": "restaurant", "5541": "fuel", "5912": "pharmacy",
+    "5999": "retail", "4121": "taxi", "5732": "electronics", "5691": "clothing",
+    "4111": "transit", "5814": "fast food", "6011": "cash", "5967": "direct marketing",
+    "7011": "hotel", "7995": "gambling",
+}
+PAYMENT_METHODS = ("CARD_PRESENT", "CARD_NOT_PRESENT", "CONTACTLESS", "MOBILE_WALLET",
+                   "BANK_TRANSFER")
 FIELD_ORDER = ("txn_id", "card_id", "user_id", "amount", "currency", "mcc", "device_id",
                "ip_address", "geo_country", "geo_city", "timestamp", "is_fraud", "metadata")
 
@@ -112,15 +120,39 @@ def _fraud(rng: random.Random, country: str, device_id: str) -> dict:
     }
 
 
-def transactions(count: int, *, seed: int = LAB_SEED, n_cards: int = 50,
-                 fraud_rate: float = 0.02, start_ms: int = START_MS,
+def _v2_details(rng: random.Random, record: dict) -> dict:
+    """What schema v2 adds: merchant details, a risk score, the payment method, JPY/CHF."""
+    merchant = None if rng.random() < 0.1 else rng.randrange(5000)
+    category = MCC_CATEGORY[record["mcc"]]
+    return {
+        **record,
+        "currency": rng.choice(("JPY", "CHF")) if rng.random() < 0.06 else record["currency"],
+        "merchant_id": None if merchant is None else f"m-{merchant:05d}",
+        "merchant_name": None if merchant is None else f"{category.title()} #{merchant}",
+        "merchant_category": category,
+        "risk_score": round(min(1.0, rng.betavariate(2, 8) + 0.5 * record["is_fraud"]), 3),
+        "payment_method": rng.choice(PAYMENT_METHODS),
+    }
+
+
+def transactions(count: int, *, seed: int = LAB_SEED, schema: str = "transactions.v1",
+                 n_cards: int = 50, fraud_rate: float = 0.02, start_ms: int = START_MS,
                  jitter_ms: int = 30_000, late_share: float = 0.05) -> Iterator[dict]:
-    """Yield `count` transactions, the same ones for the same arguments.
+    """Yield `count` transactions shaped like `schema`, the same ones for the same arguments.
 
     About `fraud_rate` of them are fraud, arriving in bursts of 3-8 events on
     one card. `late_share` of events carry a timestamp up to `jitter_ms` older
-    than the traffic around them (out-of-order arrival).
+    than the traffic around them (out-of-order arrival). Other schema versions
+    get the same v1 core (a separate random stream draws what v2 adds), fitted
+    with `schemas.conform`.
     """
+    if schema != "transactions.v1":
+        details = random.Random(f"{seed}-extras")
+        for record in transactions(count, seed=seed, n_cards=n_cards, fraud_rate=fraud_rate,
+                                   start_ms=start_ms, jitter_ms=jitter_ms,
+                                   late_share=late_share):
+            yield schemas.conform(_v2_details(details, record), schema)
+        return
     rng = random.Random(seed)
     cards = _cards(rng, n_cards)
     weights = [card.activity for card in cards]
@@ -176,7 +208,7 @@ def produce(topic: str, count: int, *, seed: int = LAB_SEED, fmt: str = "avro",
     """
     encode = serde.make_encoder(fmt, schema=schema, topic=topic)
     messages: Iterable = ((record["card_id"].encode(), encode(record))
-                          for record in transactions(count, seed=seed))
+                          for record in transactions(count, seed=seed, schema=schema))
     if rate:
         messages = _paced(messages, rate)
     if progress if progress is not None else sys.stderr.isatty():

@@ -6,11 +6,12 @@ nothing global changes between cells.
 
 from __future__ import annotations
 
+import pandas as pd
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 
-__all__ = ["hex_dump", "utf8_lead_bytes"]
+__all__ = ["compat_matrix", "hex_dump", "utf8_lead_bytes"]
 
 PREFIX_PARTS = {"length varint", "union branch", "magic byte", "schema id"}
 
@@ -94,5 +95,45 @@ def utf8_lead_bytes(mark: int | None = None) -> Figure:
     ax.set_xticks(range(0, 257, 32), [f"0x{v:02x}" for v in range(0, 257, 32)])
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     ax.set_title("What each byte value may do at the start of a UTF-8 character", loc="left")
+    fig.tight_layout()
+    return fig
+
+
+def compat_matrix(verdicts: pd.DataFrame, *, modes: tuple[str, ...] = ("BACKWARD", "FORWARD",
+                                                                         "FULL")) -> Figure:
+    """One grid per mode: may `new` (column) replace `old` (row)?
+
+    `verdicts` has columns old, new, mode, decodes (labkit, by decoding) and
+    registry. Green: both say yes; red: both say no; orange: they disagree.
+    """
+    names = list(dict.fromkeys(verdicts["old"]))
+    short = [name.removeprefix("transactions.") for name in names]
+    fig = Figure(figsize=(6 * len(modes), 6.2))
+    for index, mode in enumerate(modes):
+        ax = fig.add_subplot(1, len(modes), index + 1)
+        rows = verdicts[verdicts["mode"] == mode].set_index(["old", "new"])
+        for i, old in enumerate(names):
+            for j, new in enumerate(names):
+                if old == new:
+                    colour, label = "#eeeeee", ""
+                else:
+                    decodes, registry = rows.loc[(old, new), ["decodes", "registry"]]
+                    colour = ("#f0a030" if decodes != registry else
+                              "#6abf69" if decodes else "#e06666")
+                    label = f"{'✓' if decodes else '✗'} {'✓' if registry else '✗'}"
+                ax.add_patch(Rectangle((j, -i), 1, -1, facecolor=colour, edgecolor="white"))
+                ax.text(j + 0.5, -i - 0.5, label, ha="center", va="center", fontsize=9)
+        ax.set_xlim(0, len(names))
+        ax.set_ylim(-len(names), 0)
+        ax.set_xticks([j + 0.5 for j in range(len(names))], short, rotation=60, ha="right",
+                      fontsize=8)
+        ax.set_yticks([-i - 0.5 for i in range(len(names))], short if index == 0 else [],
+                      fontsize=8)
+        ax.set_title(mode)
+        ax.set_xlabel("new schema")
+        if index == 0:
+            ax.set_ylabel("old schema (registered first)")
+    fig.suptitle("May `new` replace `old`?  Each cell: decoding verdict, registry verdict",
+                 x=0.01, ha="left")
     fig.tight_layout()
     return fig

@@ -13,23 +13,23 @@ import io
 import json
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from functools import cache, partial
+from functools import partial
 from typing import Any
 
-from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
+from fastavro.read import SchemaResolutionError
 
+from . import schemas
 from .clients import registry_client
 from .errors import LabError
-from .settings import REPO_ROOT
 from .topics import Record
 
 __all__ = [
     "FORMATS",
     "ConfluentDecoder",
     "DecodeError",
-    "available_schemas",
     "byte_layout",
     "decode_avro",
     "decode_json",
@@ -39,14 +39,10 @@ __all__ = [
     "encode_confluent",
     "encode_json",
     "field_at",
-    "load_schema",
     "make_decoder",
     "make_encoder",
-    "register_schema",
-    "schema_text",
 ]
 
-SCHEMA_DIR = REPO_ROOT / "schemas"
 MAGIC_BYTE = 0  # first byte of every Confluent-framed message; then a 4-byte schema id
 HEADER_SIZE = 5
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -68,35 +64,6 @@ class DecodeError(LabError):
         """The same error, located at topic/partition/offset."""
         return DecodeError(self.reason, self.value, self.fix,
                            where=f"{topic}[{partition}]@{offset}")
-
-
-# -- schemas -----------------------------------------------------------------
-
-def available_schemas() -> list[str]:
-    """Schema names in schemas/, e.g. ['transactions.v1']."""
-    return sorted(path.name.removesuffix(".avsc") for path in SCHEMA_DIR.glob("*.avsc"))
-
-
-def schema_text(name: str) -> str:
-    """The .avsc file's text, as a registry wants it."""
-    path = SCHEMA_DIR / f"{name}.avsc"
-    if not path.exists():
-        raise LabError(f"There is no schema {name!r} in {SCHEMA_DIR}.",
-                       f"use one of: {', '.join(available_schemas())}.")
-    return path.read_text()
-
-
-@cache
-def load_schema(name: str = "transactions.v1") -> dict:
-    """The parsed schema `schemas/<name>.avsc` (parsed once, then cached)."""
-    return parse_schema(json.loads(schema_text(name)))
-
-
-def register_schema(subject: str, name: str = "transactions.v1",
-                    registry: SchemaRegistryClient | None = None) -> int:
-    """Register a schema file under `subject` and return its id (idempotent)."""
-    registry = registry or registry_client()
-    return registry.register_schema(subject, Schema(schema_text(name), "AVRO"))
 
 
 # -- JSON --------------------------------------------------------------------
@@ -139,7 +106,7 @@ def _guess_format(value: bytes) -> str:
 def encode_avro(record: dict, schema: str = "transactions.v1") -> bytes:
     """Avro binary without any header: the reader must know the schema out of band."""
     out = io.BytesIO()
-    schemaless_writer(out, load_schema(schema), record)
+    schemaless_writer(out, schemas.parsed(schema), record)
     return out.getvalue()
 
 
@@ -148,21 +115,31 @@ def _epoch_ms(value: Any) -> Any:
     return (value - EPOCH) // timedelta(milliseconds=1) if isinstance(value, datetime) else value
 
 
-def decode_avro(value: bytes, schema: str = "transactions.v1") -> dict:
-    """Schemaless Avro bytes, written with `schema`, to a record."""
-    return _read_avro(value, load_schema(schema), fix=(
+def decode_avro(value: bytes, schema: str = "transactions.v1", *,
+                reader: str | None = None) -> dict:
+    """Schemaless Avro bytes, written with `schema`, to a record.
+
+    With `reader`, Avro's schema resolution reshapes the record to that schema
+    (defaults for fields the writer lacked, writer-only fields dropped).
+    """
+    return _read_avro(value, schemas.parsed(schema), reader and schemas.parsed(reader), fix=(
         "check the producer writes schemaless Avro with this schema; if the bytes start "
         "with 0x00 and an id, use ConfluentDecoder."))
 
 
-def _read_avro(body: bytes, writer_schema: dict, *, fix: str, raw: bytes | None = None) -> dict:
+def _read_avro(body: bytes, writer_schema: dict, reader_schema: dict | None = None, *,
+               fix: str, raw: bytes | None = None) -> dict:
     """Read one record that must fill `body` exactly; `raw` is the whole message, for errors."""
     raw = body if raw is None else raw
     if not body:
         raise DecodeError("empty Avro body", raw, fix)
     buffer = io.BytesIO(body)
     try:
-        record = schemaless_reader(buffer, writer_schema)
+        record = schemaless_reader(buffer, writer_schema, reader_schema)
+    except SchemaResolutionError as exc:
+        raise DecodeError(f"the writer's schema does not resolve to the reader's ({exc})", raw,
+                          "evolve the reader schema (defaults for new fields, an enum default) "
+                          "or upgrade the consumer's schema first: see notebook 03.") from None
     except Exception as exc:  # fastavro raises EOFError, ValueError, IndexError, ...
         raise DecodeError(f"not Avro for this schema ({type(exc).__name__}: {exc})", raw,
                           fix) from None
@@ -202,7 +179,7 @@ def byte_layout(record: dict, schema: str = "transactions.v1", *,
     if schema_id is not None:
         spans = [("header", "magic byte", 0, 1), ("header", "schema id", 1, HEADER_SIZE)]
         position = HEADER_SIZE
-    for field in json.loads(schema_text(schema))["fields"]:
+    for field in schemas.load(schema)["fields"]:
         out = io.BytesIO()
         schemaless_writer(out, parse_schema(field["type"]), record[field["name"]])
         for part, length in _parts(field["type"], out.getvalue(), record[field["name"]]):
@@ -231,10 +208,13 @@ class ConfluentDecoder:
 
     The id in the header says which schema *wrote* the message, so messages
     written with different schema versions decode correctly side by side.
+    With `reader`, every message is resolved to that one schema as well.
     """
 
-    def __init__(self, registry: SchemaRegistryClient | None = None) -> None:
+    def __init__(self, registry: SchemaRegistryClient | None = None, *,
+                 reader: str | None = None) -> None:
         self.registry = registry or registry_client()
+        self.reader_schema = reader and schemas.parsed(reader)
         self._schemas: dict[int, dict] = {}
 
     def writer_schema(self, schema_id: int, value: bytes = b"") -> dict:
@@ -259,6 +239,7 @@ class ConfluentDecoder:
                               _guess_format(value))
         schema_id = int.from_bytes(value[1:HEADER_SIZE], "big")
         return _read_avro(value[HEADER_SIZE:], self.writer_schema(schema_id, value),
+                          self.reader_schema,
                           fix=f"the body does not match writer schema id {schema_id}.", raw=value)
 
 
@@ -275,18 +256,23 @@ def make_encoder(fmt: str, *, schema: str = "transactions.v1",
     if fmt == "avro":
         return partial(encode_avro, schema=schema)
     if fmt == "confluent":
-        schema_id = register_schema(f"{topic}-value", schema)
+        schema_id = schemas.register(f"{topic}-value", schema)
         return partial(encode_confluent, schema_id=schema_id, schema=schema)
     raise LabError(f"Unknown format {fmt!r}.", f"use one of: {', '.join(FORMATS)}.")
 
 
-def make_decoder(fmt: str, *, schema: str = "transactions.v1") -> Callable[[bytes], dict]:
-    """bytes -> record for a format (`json-naive` is the bug, for reproducing it)."""
+def make_decoder(fmt: str, *, schema: str = "transactions.v1",
+                 reader: str | None = None) -> Callable[[bytes], dict]:
+    """bytes -> record for a format (`json-naive` is the bug, for reproducing it).
+
+    `schema` is the writer schema for schemaless Avro; `reader`, if given, the
+    schema Avro resolves every record to (avro and confluent).
+    """
     decoders: dict[str, Callable[[], Callable[[bytes], dict]]] = {
         "json-naive": lambda: decode_json_naive,
         "json": lambda: decode_json,
-        "avro": lambda: partial(decode_avro, schema=schema),
-        "confluent": ConfluentDecoder,
+        "avro": lambda: partial(decode_avro, schema=schema, reader=reader),
+        "confluent": lambda: ConfluentDecoder(reader=reader),
     }
     if fmt not in decoders:
         raise LabError(f"Unknown format {fmt!r}.", f"use one of: {', '.join(decoders)}.")

@@ -1,8 +1,9 @@
 from itertools import pairwise
 
+import pytest
 from fastavro.validation import validate
 
-from labkit import generate, serde
+from labkit import generate, schemas
 
 
 def test_same_seed_same_transactions():
@@ -10,10 +11,18 @@ def test_same_seed_same_transactions():
     assert list(generate.transactions(300, seed=3)) != list(generate.transactions(300, seed=4))
 
 
-def test_every_record_fits_the_v1_schema():
-    schema = serde.load_schema("transactions.v1")
-    for record in generate.transactions(500):
+@pytest.mark.parametrize("name", schemas.available())
+def test_every_record_fits_its_schema(name):
+    schema = schemas.parsed(name)
+    for record in generate.transactions(300, schema=name):
         assert validate(record, schema, raise_errors=True)
+
+
+def test_other_versions_share_the_v1_core():
+    v1 = list(generate.transactions(200))
+    v2 = list(generate.transactions(200, schema="transactions.v2"))
+    assert [(r["txn_id"], r["amount"]) for r in v1] == [(r["txn_id"], r["amount"]) for r in v2]
+    assert {"JPY", "CHF"} & {r["currency"] for r in v2}
 
 
 def test_the_mix_looks_like_payments():
