@@ -4,8 +4,10 @@ Modules follow the pipeline the lab teaches: `settings` (endpoints, versions),
 `stack` (the embedded servers), `clients` and `topics` (talking to them), then
 `schemas` (files, lint) and `compat` (compatibility by decoding), then
 `generate` -> `serde` -> `sinks` (with `encodings`, the comparison behind the
-sink's choice), and `plots` for the pictures. Later chapters add features ->
-engines -> bench.
+sink's choice), `features` (the per-card contract) -> `processing` (one message
+through the pipeline) -> `engines` (simple and Flink adapters) -> `parity`, and
+`plots` for the pictures. `labkit.engines` is imported on its own: the Flink
+engine loads PyFlink only when it runs.
 
 Notebooks use it as `import labkit as lk` and call `lk.<module>.<function>`.
 """
@@ -15,8 +17,11 @@ from . import (
     compat,
     encodings,
     errors,
+    features,
     generate,
+    parity,
     plots,
+    processing,
     schemas,
     serde,
     settings,
@@ -26,6 +31,7 @@ from . import (
 )
 from .errors import LabError
 
-__all__ = ["LabError", "clients", "compat", "encodings", "errors", "generate", "plots", "schemas",
-           "serde", "settings", "sinks", "stack", "topics"]
+__all__ = ["LabError", "clients", "compat", "encodings", "errors", "features", "generate",
+           "parity", "plots", "processing", "schemas", "serde", "settings", "sinks", "stack",
+           "topics"]
 __version__ = "0.1.0"

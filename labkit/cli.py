@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import typer
 from rich.console import Console
 
@@ -18,6 +20,9 @@ app.add_typer(stack_app, name="stack")
 
 # Rich assumes 80 columns when output is not a terminal (CI logs, pipes): too narrow
 # for the status table.
+features_app = typer.Typer(help="Read what the engines wrote.", no_args_is_help=True)
+app.add_typer(features_app, name="features")
+
 SCHEMA_HELP = "Schema version in schemas/: v1 means transactions.v1.avsc."
 
 console = Console() if Console().is_terminal else Console(width=140)
@@ -122,3 +127,51 @@ def consume(
 
     for record in _run(body):
         console.print(record)
+
+
+@app.command()
+def process(
+    topic: str = typer.Option(..., "--topic", "-t", help="Input topic (Confluent-framed Avro)."),
+    engine: str = typer.Option("simple", "--engine", help="simple | flink"),
+    from_beginning: bool = typer.Option(True, "--from-beginning/--from-committed",
+                                        help="Where to start without committed offsets."),
+    until_end: bool = typer.Option(True, "--until-end/--follow",
+                                   help="Stop at the end offsets seen at start."),
+    group: str = typer.Option(None, "--group", help="Consumer group (default per topic)."),
+    tag: str = typer.Option("", "--tag", help="Suffix for output topics and Redis keys."),
+    flink_cluster: bool = typer.Option(False, "--flink-cluster",
+                                       help="Submit to the standalone cluster (flink engine)."),
+) -> None:
+    """Compute features: feature log, dead letters, Redis; print the reconciliation."""
+    from .engines import flink, simple
+
+    def body():
+        if engine == "simple":
+            return simple.run(topic, group=group, tag=tag, from_beginning=from_beginning,
+                              until_end=until_end, progress=True)
+        if engine == "flink":
+            if not (until_end and from_beginning):
+                raise LabError("The flink engine runs bounded, from the beginning, here.",
+                               "drop --follow/--from-committed, or use --engine simple.")
+            return flink.run(topic, tag=tag, group=group, cluster=flink_cluster)
+        raise LabError(f"Unknown engine {engine!r}.", "use --engine simple or --engine flink.")
+
+    report = _run(body)
+    console.print(str(report), markup=False)
+    if not report.balanced:
+        raise typer.Exit(1)
+
+
+@features_app.command("get")
+def features_get(card_id: str = typer.Argument(..., help="e.g. card-0007"),
+                 topic: str = typer.Option(..., "--topic", "-t", help="The run's input topic."),
+                 tag: str = typer.Option("", "--tag")) -> None:
+    """Print a card's latest feature record from Redis, as typed JSON."""
+    from .processing import Outputs
+    from .sinks import RedisFeatureSink
+
+    record = RedisFeatureSink(key_prefix=Outputs(topic, tag).redis_prefix).read_features(card_id)
+    if not record:
+        errors.print(f"no features for {card_id} from {topic}{tag}")
+        raise typer.Exit(1)
+    console.print_json(json.dumps(record))

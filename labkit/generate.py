@@ -20,6 +20,7 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from rich.progress import track
 
@@ -197,18 +198,37 @@ def _paced(messages: Iterable, rate: float) -> Iterator:
         yield message
 
 
+def _corrupt(rng: random.Random, value: bytes) -> bytes:
+    """Bytes no decoder accepts, of the kinds real topics collect."""
+    return rng.choice((
+        value[: len(value) // 2],  # truncated in flight
+        b"",  # an empty value
+        b'{"txn_id": "not avro"}',  # a JSON producer on the wrong topic
+        b"\x07" + value[1:],  # a corrupted magic byte
+    ))
+
+
 def produce(topic: str, count: int, *, seed: int = LAB_SEED, fmt: str = "avro",
             schema: str = "transactions.v1", rate: float | None = None,
-            progress: bool | None = None) -> int:
+            progress: bool | None = None, bad_share: float = 0.0, **shape: Any) -> int:
     """Produce `count` generated transactions to `topic`, keyed by card_id; return how many.
 
     `fmt` is json, avro (schemaless) or confluent (registers `schema` under
-    `<topic>-value`). `rate` caps events per second. The progress bar shows
-    by default only in a terminal, so notebook outputs stay reproducible.
+    `<topic>-value`). `rate` caps events per second. `bad_share` of the
+    messages are replaced by undecodable bytes (same key), for dead-letter
+    lessons; `shape` goes to `transactions` (n_cards, late_share, jitter_ms, ...).
+    The progress bar shows by default only in a terminal, so notebook outputs
+    stay reproducible.
     """
     encode = serde.make_encoder(fmt, schema=schema, topic=topic)
-    messages: Iterable = ((record["card_id"].encode(), encode(record))
-                          for record in transactions(count, seed=seed, schema=schema))
+    spoil = random.Random(f"{seed}-bad")
+
+    def value(record: dict) -> bytes:
+        encoded = encode(record)
+        return _corrupt(spoil, encoded) if spoil.random() < bad_share else encoded
+
+    messages: Iterable = ((record["card_id"].encode(), value(record))
+                          for record in transactions(count, seed=seed, schema=schema, **shape))
     if rate:
         messages = _paced(messages, rate)
     if progress if progress is not None else sys.stderr.isatty():

@@ -11,7 +11,9 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 
-__all__ = ["compat_matrix", "hex_dump", "utf8_lead_bytes"]
+from .generate import START_MS
+
+__all__ = ["card_features", "compat_matrix", "hex_dump", "utf8_lead_bytes"]
 
 PREFIX_PARTS = {"length varint", "union branch", "magic byte", "schema id"}
 
@@ -135,5 +137,28 @@ def compat_matrix(verdicts: pd.DataFrame, *, modes: tuple[str, ...] = ("BACKWARD
             ax.set_ylabel("old schema (registered first)")
     fig.suptitle("May `new` replace `old`?  Each cell: decoding verdict, registry verdict",
                  x=0.01, ha="left")
+    fig.tight_layout()
+    return fig
+
+
+def card_features(log: list[dict], cards: list[str], *,
+                  features: tuple[str, ...] = ("amount_sum_5m", "txn_count_5m", "amount_zscore",
+                                               "unique_countries_1h")) -> Figure:
+    """Selected features of a few cards over event time (feature_ts); red dots: fraud events."""
+    fig = Figure(figsize=(12, 2.3 * len(features)))
+    axes = fig.subplots(len(features), 1, sharex=True)
+    for card in cards:
+        rows = [r for r in log if r["card_id"] == card]
+        hours = [(r["feature_ts"] - START_MS) / 3_600_000 for r in rows]
+        for ax, name in zip(axes, features, strict=True):
+            values = [float(r[name]) for r in rows]
+            ax.plot(hours, values, drawstyle="steps-post", label=card, linewidth=1.2)
+            fraud = [(h, v) for h, v, r in zip(hours, values, rows, strict=True) if r["is_fraud"]]
+            if fraud:
+                ax.scatter(*zip(*fraud, strict=True), color="red", s=14, zorder=3)
+            ax.set_ylabel(name, fontsize=9)
+    axes[0].legend(loc="upper left", fontsize=8, ncols=len(cards))
+    axes[-1].set_xlabel("hours since the stream's start (event time)")
+    axes[0].set_title("Features over time; red dots: events labelled fraud", loc="left")
     fig.tight_layout()
     return fig

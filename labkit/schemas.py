@@ -24,9 +24,9 @@ __all__ = ["SCHEMA_DIR", "available", "conform", "lint", "load", "parsed", "read
 SCHEMA_DIR = REPO_ROOT / "schemas"
 
 
-def available() -> list[str]:
-    """Schema names in schemas/, e.g. ['transactions.v1', 'transactions.v2']."""
-    return sorted(path.name.removesuffix(".avsc") for path in SCHEMA_DIR.glob("*.avsc"))
+def available(record: str = "") -> list[str]:
+    """Schema names in schemas/ (those starting with `record`), e.g. ['transactions.v1', ...]."""
+    return sorted(path.name.removesuffix(".avsc") for path in SCHEMA_DIR.glob(f"{record}*.avsc"))
 
 
 def text(name: str) -> str:

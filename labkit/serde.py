@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -141,7 +142,9 @@ def _read_avro(body: bytes, writer_schema: dict, reader_schema: dict | None = No
                           "evolve the reader schema (defaults for new fields, an enum default) "
                           "or upgrade the consumer's schema first: see notebook 03.") from None
     except Exception as exc:  # fastavro raises EOFError, ValueError, IndexError, ...
-        raise DecodeError(f"not Avro for this schema ({type(exc).__name__}: {exc})", raw,
+        # Some fastavro messages embed a repr with a memory address; keep errors reproducible.
+        detail = re.sub(r"<[^<>]* at 0x[0-9a-f]+>", "the buffer", str(exc))
+        raise DecodeError(f"not Avro for this schema ({type(exc).__name__}: {detail})", raw,
                           fix) from None
     if buffer.tell() != len(body):
         raise DecodeError(f"{len(body) - buffer.tell()} byte(s) left over after the record: "

@@ -24,6 +24,16 @@ __all__ = ["RedisFeatureSink", "decode_field", "encode_field", "write_features_n
 FeatureValue = bool | int | float | str | None
 
 
+# KEYS[1]: the card's hash; ARGV[1]: the new feature_ts; ARGV[2..]: field, value, ...
+WRITE_IF_NEWER = """
+local stored = redis.call('HGET', KEYS[1], 'feature_ts')
+if stored and tonumber(stored) > tonumber(ARGV[1]) then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+return 1
+"""
+
+
 def write_features_naive(client: redis_py.Redis, key: str, features: dict[str, Any]) -> None:
     """THE BUG of notebook 02, kept on purpose: HSET the Python values as they are.
 
@@ -62,6 +72,7 @@ class RedisFeatureSink:
         self.client = client or redis_client()
         self.key_prefix = key_prefix
         self.batch_size = batch_size
+        self._write_if_newer = self.client.register_script(WRITE_IF_NEWER)
 
     def key(self, card_id: str) -> str:
         return f"{self.key_prefix}{card_id}"
@@ -84,6 +95,24 @@ class RedisFeatureSink:
                 pipe.execute()
         pipe.execute()
         return written
+
+    def write_latest(self, records: Iterable[dict[str, FeatureValue]]) -> int:
+        """Write feature records, keeping Redis at each card's newest `feature_ts`.
+
+        Only the last record per card in `records` is sent, and Redis replaces a
+        card's hash only if the stored `feature_ts` is not newer (a Lua script,
+        atomic on the server): replaying old input can never move a card back.
+        Returns how many cards were sent.
+        """
+        latest = {record["card_id"]: record for record in records}
+        pipe = self.client.pipeline(transaction=False)
+        for card_id, features in latest.items():
+            fields = [part for name, value in features.items()
+                      for part in (name, encode_field(name, value))]
+            self._write_if_newer(keys=[self.key(card_id)],
+                                 args=[features["feature_ts"], *fields], client=pipe)
+        pipe.execute()
+        return len(latest)
 
     def read_features(self, card_id: str) -> dict[str, FeatureValue]:
         """The card's feature record exactly as written ({} if there is none)."""

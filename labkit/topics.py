@@ -19,8 +19,8 @@ from . import clients
 from .errors import LabError
 from .settings import get_settings
 
-__all__ = ["Record", "create_topic", "describe", "fresh_topic", "list_topics", "produce", "read",
-           "run_id"]
+__all__ = ["Record", "count", "create_topic", "describe", "fresh_topic", "list_topics", "produce",
+           "read", "run_id"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class Record:
     key: bytes | None
     value: bytes | None
     timestamp_ms: int
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 def _unreachable(exc: Exception) -> LabError:
@@ -89,6 +90,20 @@ def describe(topic: str, *, timeout_s: float = 10.0) -> dict[str, int | str]:
             "replication_factor": max(replicas, default=0)}
 
 
+def count(topic: str, *, timeout_s: float = 10.0) -> int:
+    """How many messages the topic holds now (end minus start offset, summed over partitions)."""
+    consumer = clients.consumer()
+    try:
+        meta = consumer.list_topics(topic, timeout=timeout_s).topics[topic]
+        marks = [consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s)
+                 for p in meta.partitions]
+    except KafkaException as exc:
+        raise _unreachable(exc) from None
+    finally:
+        consumer.close()
+    return sum(high - low for low, high in marks)
+
+
 def produce(topic: str, messages: Iterable[tuple[bytes | None, bytes | None]],
             *, timeout_s: float = 30.0) -> int:
     """Produce (key, value) pairs, wait for every delivery, and return how many were acked."""
@@ -136,7 +151,7 @@ def read(topic: str, *, max_messages: int, timeout_s: float = 10.0) -> list[Reco
                 raise LabError(f"Reading {topic!r} failed: {msg.error().str()}",
                                "check the stack with `labkit stack status`.")
             records.append(Record(msg.topic(), msg.partition(), msg.offset(), msg.key(),
-                                  msg.value(), msg.timestamp()[1]))
+                                  msg.value(), msg.timestamp()[1], tuple(msg.headers() or ())))
             if msg.offset() + 1 >= ends[msg.partition()]:
                 remaining.discard(msg.partition())
         return records

@@ -27,7 +27,8 @@ from .jvm import java_bin
 from .process import Launch
 from .service import Health, Service, port_open
 
-__all__ = ["Flink", "connector_jar", "pyflink_home", "square_job", "submit_to_cluster"]
+__all__ = ["Flink", "connector_jar", "pyflink_home", "restored_environ", "square_job",
+           "submit_to_cluster"]
 
 
 def pyflink_home() -> Path:
@@ -114,8 +115,11 @@ class Flink(Service):
             "taskmanager": {"bind-host": host, "host": host, "numberOfTaskSlots": 2,
                             "memory": {"process": {"size": "1536m"}}},
             "rest": {"address": host, "bind-address": host, "port": port},
-            # Python workers must import pyflink and labkit: use this very interpreter.
-            "python": {"executable": sys.executable, "client": {"executable": sys.executable}},
+            # Python workers must import pyflink and labkit: the venv's `python`, found
+            # on PATH (which starts with the venv's bin/, see _script_env).
+            "python": {"executable": "python", "client": {"executable": sys.executable}},
+            "restart-strategy": {"type": "fixed-delay",
+                                 "fixed-delay": {"attempts": 2, "delay": "1 s"}},
             "pipeline": {"jars": f"file://{connector_jar(settings)}"},
         }
         (conf / "config.yaml").write_text(yaml.safe_dump(_merge(base, lab), sort_keys=False))
@@ -142,7 +146,7 @@ def _script_env(settings: Settings) -> dict[str, str]:
 
 
 @contextmanager
-def _environ_restored() -> Iterator[None]:
+def restored_environ() -> Iterator[None]:
     """Undo PyFlink's changes to os.environ once a job is done.
 
     Running a job sets FLINK_CONF_DIR, PYFLINK_GATEWAY_DISABLED, a loopback
@@ -163,7 +167,7 @@ def square_job(values: list[int]) -> list[int]:
 
     Takes ~10 s, nearly all of it starting the mini-cluster's JVM.
     """
-    with _environ_restored():  # importing pyflink already sets FLINK_HOME & co.
+    with restored_environ():  # importing pyflink already sets FLINK_HOME & co.
         from pyflink.common import Configuration, Types
         from pyflink.datastream import StreamExecutionEnvironment
 
@@ -178,18 +182,20 @@ def square_job(values: list[int]) -> list[int]:
             return sorted(results)
 
 
-def submit_to_cluster(script: Path, settings: Settings, *, timeout_s: float = 180.0) -> str:
-    """Run a PyFlink job script on the standalone cluster with `flink run`; return its job id."""
+def submit_to_cluster(program: list[str], settings: Settings, *, timeout_s: float = 600.0) -> str:
+    """`flink run` a PyFlink program (`["-py", script]` or `["-pym", module, args...]`)
+    on the standalone cluster, wait for it, and return its job id."""
     bin_dir = pyflink_home() / "bin"
     host, port = settings.host_port("flink")
     env = {**os.environ, **_script_env(settings)}
     done = subprocess.run(["bash", str(bin_dir / "flink"), "run", "-m", f"{host}:{port}",
-                           "-py", str(script)], env=env, capture_output=True, text=True,
+                           *program], env=env, capture_output=True, text=True,
                           timeout=timeout_s)
     match = re.search(r"JobID ([0-9a-f]{32})", done.stdout)
     if done.returncode != 0 or match is None:
         tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-10:])
-        raise StackError(f"`flink run` of {script.name} failed (exit {done.returncode}):\n{tail}",
+        command = " ".join(program)
+        raise StackError(f"`flink run {command}` failed (exit {done.returncode}):\n{tail}",
                          "start the cluster with `labkit stack up --flink-cluster` and see "
                          "`labkit stack logs flink`.")
     return match.group(1)

@@ -84,7 +84,7 @@ def test_flink_standalone_cluster_runs_a_submitted_job(tmp_path):
         "from labkit.stack.flink import square_job\n"
         "print(square_job([1, 2, 3]))\n"
     )
-    job_id = submit_to_cluster(script, settings)
+    job_id = submit_to_cluster(["-py", str(script)], settings)
     deadline = time.monotonic() + 120
     state = None
     while time.monotonic() < deadline:

@@ -1,0 +1,95 @@
+"""Do two runs agree? Compare their feature logs record by record, and their Redis contents.
+
+Partitions interleave differently in different engines, so records are lined
+up per card (each card's records are in one partition, in order) and compared
+field by field; floats may differ by rounding only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+
+from . import serde, topics
+from .clients import redis_client
+from .processing import Outputs
+from .sinks import RedisFeatureSink
+
+__all__ = ["Parity", "compare", "feature_log", "redis_snapshot"]
+
+REL_TOL = 1e-9
+
+
+def feature_log(outputs: Outputs, *, timeout_s: float = 60.0) -> list[dict]:
+    """Every feature record a run wrote, decoded, ordered by (partition, offset).
+
+    Partitions are read interleaved in no fixed order; sorting makes the log's
+    order reproducible (each card's records stay in order, in one partition).
+    """
+    records = topics.read(outputs.features, max_messages=10**9, timeout_s=timeout_s)
+    records.sort(key=lambda record: (record.partition, record.offset))
+    return serde.decode_records(records, serde.ConfluentDecoder())
+
+
+def redis_snapshot(outputs: Outputs) -> dict[str, dict]:
+    """card_id -> feature record, for every card the run left in Redis."""
+    sink = RedisFeatureSink(key_prefix=outputs.redis_prefix)
+    keys = redis_client().scan_iter(match=f"{outputs.redis_prefix}*", count=1000)
+    cards = sorted(key.decode().removeprefix(outputs.redis_prefix) for key in keys)
+    return {card: sink.read_features(card) for card in cards}
+
+
+@dataclass(frozen=True)
+class Parity:
+    compared: int
+    mismatches: int
+    max_float_diff: float
+    first_mismatch: str = ""
+
+    @property
+    def equal(self) -> bool:
+        return self.mismatches == 0
+
+    def __str__(self) -> str:
+        verdict = "identical" if self.equal else f"{self.mismatches:,} mismatches"
+        return (f"{self.compared:,} records compared: {verdict}; largest float difference "
+                f"{self.max_float_diff:.3g}" + (f"; first: {self.first_mismatch}"
+                                                if self.first_mismatch else ""))
+
+
+def _by_card(records: list[dict]) -> dict[str, list[dict]]:
+    cards: dict[str, list[dict]] = defaultdict(list)
+    for record in records:
+        cards[record["card_id"]].append(record)
+    return cards
+
+
+def _same(a: object, b: object) -> tuple[bool, float]:
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=REL_TOL, abs_tol=REL_TOL), abs(a - b)
+    return type(a) is type(b) and a == b, 0.0
+
+
+def compare(left: list[dict], right: list[dict]) -> Parity:
+    """Line both logs up per card and compare every field of every record."""
+    a, b = _by_card(left), _by_card(right)
+    compared = mismatches = 0
+    worst = 0.0
+    first = ""
+    for card in sorted(a.keys() | b.keys()):
+        ours, theirs = a.get(card, []), b.get(card, [])
+        if len(ours) != len(theirs):
+            mismatches += abs(len(ours) - len(theirs))
+            first = first or f"{card}: {len(ours)} vs {len(theirs)} records"
+        for x, y in zip(ours, theirs, strict=False):
+            compared += 1
+            for name in x.keys() | y.keys():
+                equal, diff = _same(x.get(name), y.get(name))
+                worst = max(worst, diff)
+                if not equal:
+                    mismatches += 1
+                    first = first or f"{card} {x.get('txn_id')}: {name} {x.get(name)!r} vs " \
+                                     f"{y.get(name)!r}"
+                    break
+    return Parity(compared, mismatches, worst, first)
