@@ -57,7 +57,7 @@ down:
 	$(LABKIT) stack down
 status:
 	$(LABKIT) stack status
-reset:  ## stop the stack and delete its data (topics, schemas, Redis keys)
+reset:  ## stop labkit's servers and delete .lab/data and .lab/logs (topics, schemas, Redis keys)
 	$(LABKIT) stack reset
 
 lint: venv

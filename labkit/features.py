@@ -10,7 +10,10 @@ arrives is outside every window: it changes nothing and `update` returns None
 Cost per event, and why:
 - 1-hour aggregates (count, sum, sum of squares, per-country counts, high-risk
   count) are incremental: add the new event, subtract the events that fall out
-  as T advances (evict by time). O(1) amortised, whatever the window holds.
+  as T advances (evict by time). Their cost does not grow with the window. The
+  time-ordered buffer itself is a Python list: an in-order event is appended,
+  an out-of-order one inserted (a memmove, cheap at the few hundred events a
+  card holds per hour).
 - Sums are exact integers in micro-units of the amount, so subtracting never
   leaves floating-point drift behind and the variance has no cancellation
   error. Amounts with more than 6 decimals are rounded to the micro-unit.

@@ -1,13 +1,15 @@
 """One message through the pipeline, the same for every engine.
 
-`handle` decodes a Kafka message, updates the card's window and returns either
-a feature record or a `DeadLetter`. Engines differ only in how messages reach
+`handle` decodes a Kafka message, checks it (key = card_id, finite amount),
+updates the card's window and returns either a feature record or a
+`DeadLetter` (reason `undecodable`, `invalid` or `late`). Engines differ only in how messages reach
 it, where the per-card `CardWindow` lives between messages, and how they write
 the outputs; none of them holds any business logic of its own.
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,7 +37,7 @@ class DeadLetter:
 
     key: bytes | None
     value: bytes | None
-    reason: str  # "undecodable" or "late"
+    reason: str  # "undecodable", "invalid" or "late"
     error: str
     source: Source
 
@@ -46,6 +48,16 @@ class DeadLetter:
                 "dlq.offset": str(self.source.offset).encode()}
 
 
+def _invalid(key: bytes | None, txn: dict) -> str:
+    """Why a decodable transaction still cannot be processed ('' if it can)."""
+    if key != txn["card_id"].encode():
+        # State is per Kafka key; a key that is not the card would mix cards' windows.
+        return f"Kafka key {key!r} is not the event's card_id {txn['card_id']!r}"
+    if not math.isfinite(txn["amount"]):
+        return f"amount {txn['amount']!r} is not a finite number"
+    return ""
+
+
 def handle(window: CardWindow | None, key: bytes | None, value: bytes | None, source: Source,
            decode: Callable[[bytes], dict]) -> tuple[CardWindow | None, dict | DeadLetter]:
     """Decode one message and update its card: (the card's window, features or dead letter)."""
@@ -54,6 +66,9 @@ def handle(window: CardWindow | None, key: bytes | None, value: bytes | None, so
     except DecodeError as exc:
         located = exc.at(source.topic, source.partition, source.offset)
         return window, DeadLetter(key, value, "undecodable", located.cause, source)
+    problem = _invalid(key, txn)
+    if problem:
+        return window, DeadLetter(key, value, "invalid", problem, source)
     window = window or CardWindow(txn["card_id"])
     features = window.update(txn)
     if features is None:
@@ -80,6 +95,10 @@ class Outputs:
     @property
     def dlq(self) -> str:
         return f"{self.input}.dlq{self.tag}"
+
+    def group(self, engine: str) -> str:
+        """The default consumer group of `engine` for this input and tag."""
+        return f"{engine}-{self.input}{self.tag}"
 
     @property
     def redis_prefix(self) -> str:

@@ -105,7 +105,7 @@ def read_back(record: dict, schema: dict) -> dict:
 
 def _fit(value: Any, avro_type: Any) -> Any:
     """Adapt one value to a field type when the schemas differ (double -> string, lost enum)."""
-    if avro_type == "string" and not isinstance(value, str):
+    if avro_type == "string" and value is not None and not isinstance(value, str):
         return str(value)
     is_enum = isinstance(avro_type, dict) and avro_type.get("type") == "enum"
     if is_enum and value not in avro_type["symbols"]:

@@ -54,6 +54,11 @@ def encode_field(name: str, value: FeatureValue) -> str:
         ) from None
 
 
+def encode_fields(features: dict[str, FeatureValue]) -> dict[str, str]:
+    """A whole feature record as Redis hash fields."""
+    return {name: encode_field(name, value) for name, value in features.items()}
+
+
 def decode_field(raw: bytes) -> FeatureValue:
     """The value `encode_field` wrote."""
     return json.loads(raw)
@@ -62,9 +67,10 @@ def decode_field(raw: bytes) -> FeatureValue:
 class RedisFeatureSink:
     """Writes one hash per card, `<key_prefix><card_id>`, each field JSON-encoded.
 
-    Every write replaces the card's whole record (DEL + HSET in one MULTI), so a
+    Every write replaces the card's whole record (DEL + HSET, atomically), so a
     reader never sees half of an update or a field left over from an older one.
-    Writes go through a pipeline: one network round trip per `batch_size` cards.
+    Writes go through pipelines: `write_many` sends `batch_size` cards per round
+    trip, `write_latest` (what the engines use) one pipeline per call.
     """
 
     def __init__(self, client: redis_py.Redis | None = None, *,
@@ -88,8 +94,7 @@ class RedisFeatureSink:
             key = self.key(card_id)
             pipe.delete(key)
             if features:  # Redis has no empty hash: an empty record is a missing key
-                pipe.hset(key, mapping={name: encode_field(name, value)
-                                        for name, value in features.items()})
+                pipe.hset(key, mapping=encode_fields(features))
             written += 1
             if written % self.batch_size == 0:
                 pipe.execute()
@@ -99,16 +104,18 @@ class RedisFeatureSink:
     def write_latest(self, records: Iterable[dict[str, FeatureValue]]) -> int:
         """Write feature records, keeping Redis at each card's newest `feature_ts`.
 
-        Only the last record per card in `records` is sent, and Redis replaces a
-        card's hash only if the stored `feature_ts` is not newer (a Lua script,
-        atomic on the server): replaying old input can never move a card back.
-        Returns how many cards were sent.
+        Only the last record per card in `records` is sent, in one pipeline, and
+        Redis replaces a card's hash only if the stored `feature_ts` is not newer
+        (a Lua script, atomic on the server), so replayed input cannot move a card
+        to an older clock. Records with an *equal* `feature_ts` (a late event
+        inside the window leaves T unchanged) do replace each other: a partial
+        replay can leave such a card at an earlier record of the same T; a full
+        replay ends where it started. Returns how many cards were sent.
         """
         latest = {record["card_id"]: record for record in records}
         pipe = self.client.pipeline(transaction=False)
         for card_id, features in latest.items():
-            fields = [part for name, value in features.items()
-                      for part in (name, encode_field(name, value))]
+            fields = [part for item in encode_fields(features).items() for part in item]
             self._write_if_newer(keys=[self.key(card_id)],
                                  args=[features["feature_ts"], *fields], client=pipe)
         pipe.execute()

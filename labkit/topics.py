@@ -90,13 +90,21 @@ def describe(topic: str, *, timeout_s: float = 10.0) -> dict[str, int | str]:
             "replication_factor": max(replicas, default=0)}
 
 
+def _watermarks(consumer, topic: str, timeout_s: float) -> dict[int, tuple[int, int]]:
+    """partition -> (first offset, end offset) of an existing topic."""
+    meta = consumer.list_topics(topic, timeout=timeout_s).topics[topic]
+    if meta.error is not None:
+        raise LabError(f"Topic {topic!r} cannot be read: {meta.error.str()}",
+                       "check the name with `lk.topics.list_topics()`.")
+    return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s)
+            for p in sorted(meta.partitions)}
+
+
 def count(topic: str, *, timeout_s: float = 10.0) -> int:
     """How many messages the topic holds now (end minus start offset, summed over partitions)."""
     consumer = clients.consumer()
     try:
-        meta = consumer.list_topics(topic, timeout=timeout_s).topics[topic]
-        marks = [consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s)
-                 for p in meta.partitions]
+        marks = _watermarks(consumer, topic, timeout_s).values()
     except KafkaException as exc:
         raise _unreachable(exc) from None
     finally:
@@ -135,13 +143,11 @@ def read(topic: str, *, max_messages: int, timeout_s: float = 10.0) -> list[Reco
     """
     consumer = clients.consumer()
     try:
-        meta = consumer.list_topics(topic, timeout=timeout_s).topics[topic]
-        partitions = [TopicPartition(topic, p, 0) for p in sorted(meta.partitions)]
-        ends = {tp.partition: consumer.get_watermark_offsets(tp, timeout=timeout_s)[1]
-                for tp in partitions}
-        consumer.assign(partitions)
+        marks = _watermarks(consumer, topic, timeout_s)
+        consumer.assign([TopicPartition(topic, p, low) for p, (low, _) in marks.items()])
+        ends = {p: high for p, (_, high) in marks.items()}
         records: list[Record] = []
-        remaining = {p for p, end in ends.items() if end > 0}
+        remaining = {p for p, (low, high) in marks.items() if high > low}
         deadline = time.monotonic() + timeout_s
         while remaining and len(records) < max_messages and time.monotonic() < deadline:
             msg = consumer.poll(0.2)

@@ -22,7 +22,7 @@ def run(topic: str, *, tag: str = "", group: str | None = None,
     """Process `topic` from the beginning to the end offsets seen at start; reconcile."""
     outputs = Outputs(topic, tag)
     outputs.create_topics()
-    group = group or f"flink-{topic}{tag}"
+    group = group or outputs.group("flink")
     if cluster:
         # -j puts the connector on the client's classpath too: the planner needs its
         # table factory while building the job, before anything reaches the cluster.

@@ -2,11 +2,13 @@
 
 Kafka in and out through Flink's Kafka SQL connector (raw bytes, with the
 source topic/partition/offset as metadata columns and dead-letter headers as a
-writable metadata column); in between, a `KeyedProcessFunction` keyed by
-card whose keyed state is the very `CardWindow` the simple engine keeps in a
-dict. This module imports PyFlink, so only `labkit.engines.flink` imports it.
+writable metadata column); in between, a `KeyedProcessFunction` keyed by the
+Kafka key (= card_id; `processing.handle` dead-letters any other) whose keyed
+state is the very `CardWindow` the simple engine keeps in a dict. This module
+imports PyFlink, so only `labkit.engines.flink` imports it.
 
-Run on a cluster as `flink run -pym labkit.engines.flink_job -- --topic T`.
+Run on a cluster as `flink run -j <connector jar> -pym labkit.engines.flink_job --topic T`
+(what `labkit process --engine flink --flink-cluster` does).
 """
 
 from __future__ import annotations
@@ -143,7 +145,7 @@ def execute(env: StreamExecutionEnvironment, outputs: processing.Outputs, group:
 
 
 def main() -> None:
-    """Entry point for `flink run -pym labkit.engines.flink_job -- --topic T [--tag X]`."""
+    """Entry point for `flink run -pym labkit.engines.flink_job --topic T [--tag X]`."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--topic", required=True)
     parser.add_argument("--tag", default="")
@@ -151,7 +153,7 @@ def main() -> None:
     args = parser.parse_args()
     outputs = processing.Outputs(args.topic, args.tag)
     execute(StreamExecutionEnvironment.get_execution_environment(), outputs,
-            args.group or f"flink-{args.topic}{args.tag}")
+            args.group or outputs.group("flink"))
 
 
 if __name__ == "__main__":

@@ -3,14 +3,16 @@
 Per batch: consume, `processing.handle` each message, produce feature records
 and dead letters, write the newest features per card to Redis (pipelined),
 wait for every acknowledgement, and only then commit the consumer offsets — so
-a crash mid-batch re-processes the batch instead of losing it.
+a crash mid-batch re-reads the batch instead of losing it (at-least-once).
+The card windows live in this process's memory, though: after a restart they
+start empty and the replayed batch appears twice in the output topics.
 """
 
 from __future__ import annotations
 
 import time
 
-from confluent_kafka import TopicPartition
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from rich.progress import Progress
 
 from .. import clients, serde
@@ -20,6 +22,25 @@ from ..processing import DeadLetter, Outputs, RunReport, Source, handle, reconci
 from ..sinks import RedisFeatureSink
 
 __all__ = ["run"]
+
+TRANSIENT = {KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+             KafkaError.COORDINATOR_NOT_AVAILABLE}
+
+
+def _retrying(call, what: str, *, timeout_s: float = 30.0):
+    """`call()`, retried while Kafka reports a retriable error (a group coordinator still
+    loading on a freshly started broker answers NOT_COORDINATOR for a few seconds)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return call()
+        except KafkaException as exc:
+            error = exc.args[0]
+            transient = error.retriable() or error.code() in TRANSIENT
+            if not transient or time.monotonic() > deadline:
+                raise LabError(f"{what} failed: {error.str()}",
+                               "check the stack with `labkit stack status`.") from None
+            time.sleep(0.5)
 
 
 def _assign(consumer, topic: str, *, from_beginning: bool) -> dict[int, tuple[int, int]]:
@@ -32,8 +53,9 @@ def _assign(consumer, topic: str, *, from_beginning: bool) -> dict[int, tuple[in
         raise LabError(f"Cannot read topic {topic!r}: {meta.error.str()}",
                        "check the name with `lk.topics.list_topics()`.")
     bounds = {}
-    for tp in consumer.committed([TopicPartition(topic, p) for p in sorted(meta.partitions)],
-                                 timeout=10):
+    wanted = [TopicPartition(topic, p) for p in sorted(meta.partitions)]
+    for tp in _retrying(lambda: consumer.committed(wanted, timeout=10),
+                        f"reading the group's committed offsets on {topic!r}"):
         low, high = consumer.get_watermark_offsets(tp, timeout=10)
         fallback = low if from_beginning else high
         bounds[tp.partition] = (tp.offset if tp.offset >= 0 else fallback, high)
@@ -51,7 +73,7 @@ def run(topic: str, *, group: str | None = None, tag: str = "", from_beginning: 
     encode = serde.make_encoder("confluent", schema="features.v1", topic=outputs.features)
     decode = serde.ConfluentDecoder()
     sink = RedisFeatureSink(key_prefix=outputs.redis_prefix)
-    consumer = clients.consumer(group_id=group or f"simple-{topic}{tag}")
+    consumer = clients.consumer(group_id=group or outputs.group("simple"))
     producer = clients.producer()
     windows: dict[bytes | None, CardWindow] = {}
     failures: list[str] = []
@@ -99,7 +121,7 @@ def run(topic: str, *, group: str | None = None, tag: str = "", from_beginning: 
                     raise LabError(f"Feature records or dead letters were not acknowledged "
                                    f"({failures[:1] or 'timeout'}); offsets not committed.",
                                    "check the stack and run again: the batch will be re-read.")
-                consumer.commit(asynchronous=False)
+                _retrying(lambda: consumer.commit(asynchronous=False), "committing offsets")
                 bar.advance(task, len(batch))
     finally:
         consumer.close()

@@ -47,8 +47,6 @@ def ensure_jvm_parts(settings: Settings) -> None:
     """Fetch the Kafka, Apicurio and Flink-connector jars with Maven unless already there."""
     if _parts_present(settings):
         return
-    # Start clean: a jar of an older version left in kafka/ would join the classpath.
-    shutil.rmtree(settings.jvm_dir, ignore_errors=True)
     mvn = shutil.which("mvn")
     if mvn is None:
         raise StackError(
@@ -57,6 +55,8 @@ def ensure_jvm_parts(settings: Settings) -> None:
             "install Maven (Debian/Ubuntu: `apt-get install maven`; conda: `conda install maven`) "
             "and run `make jvm`.",
         )
+    # Start clean: a jar of an older version left in kafka/ would join the classpath.
+    shutil.rmtree(settings.jvm_dir, ignore_errors=True)
     cmd = [mvn, "-q", "-B", "-f", str(REPO_ROOT / "pom.xml"), "package",
            f"-Dlab.jvm.dir={settings.jvm_dir}"]
     done = subprocess.run(cmd, capture_output=True, text=True)

@@ -99,7 +99,8 @@ def stop(name: str, run_dir: Path, *, timeout_s: float = 30.0) -> bool:
         return False
     # The process leads its own session, so its process group holds exactly the
     # server and anything it spawned (Flink's Python workers, for instance).
-    os.killpg(pid, signal.SIGTERM)
+    with contextlib.suppress(ProcessLookupError):  # it may exit on its own meanwhile
+        os.killpg(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         _reap(pid)
@@ -107,7 +108,8 @@ def stop(name: str, run_dir: Path, *, timeout_s: float = 30.0) -> bool:
             break
         time.sleep(0.2)
     else:
-        os.killpg(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
         time.sleep(0.2)
         _reap(pid)
     _pid_file(run_dir, name).unlink(missing_ok=True)

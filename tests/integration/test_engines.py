@@ -1,5 +1,7 @@
 """Both engines over the same seeded stream: identical features, identical Redis, nothing lost."""
 
+import json
+
 import pytest
 
 import labkit as lk
@@ -39,7 +41,8 @@ def test_both_engines_reconcile_and_agree_event_by_event(stream):
     assert result.equal, str(result)
     redis = parity.redis_snapshot(simple_out), parity.redis_snapshot(flink_out)
     assert len(redis[0]) == 250
-    assert redis[0] == redis[1]
+    # Type-strict: == alone would accept True for 1 and 1 for 1.0.
+    assert json.dumps(redis[0], sort_keys=True) == json.dumps(redis[1], sort_keys=True)
 
 
 def test_dead_letters_keep_the_original_bytes_and_say_why(stream):

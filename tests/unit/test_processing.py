@@ -1,0 +1,61 @@
+"""`processing.handle`: every path a message can take, without Kafka."""
+
+import pytest
+
+from labkit import generate, serde
+from labkit.features import WINDOW_1H_MS
+from labkit.processing import DeadLetter, Outputs, RunReport, Source, handle
+
+SOURCE = Source("payments", 0, 41)
+FIRST = next(generate.transactions(1))
+KEY = FIRST["card_id"].encode()
+
+
+def test_a_valid_message_creates_the_window_and_yields_features():
+    window, out = handle(None, KEY, serde.encode_avro(FIRST), SOURCE, serde.decode_avro)
+    assert window.card_id == FIRST["card_id"]
+    assert out["txn_id"] == FIRST["txn_id"]
+    assert out["seconds_since_prev"] is None
+
+
+def test_undecodable_bytes_become_a_located_dead_letter_and_change_nothing():
+    window, out = handle(None, KEY, b"\x07garbage", SOURCE, serde.decode_avro)
+    assert window is None
+    assert isinstance(out, DeadLetter)
+    assert (out.reason, out.key, out.value) == ("undecodable", KEY, b"\x07garbage")
+    assert "payments[0]@41" in out.error
+    assert out.headers()["dlq.offset"] == b"41"
+
+
+def test_a_late_event_is_dead_lettered_and_leaves_the_window_alone():
+    window, _ = handle(None, KEY, serde.encode_avro(FIRST), SOURCE, serde.decode_avro)
+    late = {**FIRST, "timestamp": FIRST["timestamp"] - WINDOW_1H_MS}
+    events_before = list(window.events)
+    window, out = handle(window, KEY, serde.encode_avro(late), SOURCE, serde.decode_avro)
+    assert out.reason == "late"
+    assert window.events == events_before
+
+
+@pytest.mark.parametrize(("key", "change", "why"), [
+    (b"card-9999", {}, "is not the event's card_id"),
+    (None, {}, "is not the event's card_id"),
+    (KEY, {"amount": float("nan")}, "not a finite number"),
+    (KEY, {"amount": float("inf")}, "not a finite number"),
+])
+def test_decodable_but_unusable_events_are_invalid_dead_letters(key, change, why):
+    value = serde.encode_avro({**FIRST, **change})
+    window, out = handle(None, key, value, SOURCE, serde.decode_avro)
+    assert window is None
+    assert out.reason == "invalid"
+    assert why in out.error
+
+
+def test_outputs_are_named_after_the_input_and_tag():
+    outputs = Outputs("payments", ".flink")
+    assert (outputs.features, outputs.dlq, outputs.redis_prefix) == (
+        "payments.features.flink", "payments.dlq.flink", "features:payments.flink:")
+
+
+def test_a_report_balances_only_when_every_message_is_accounted_for():
+    assert RunReport("simple", 10, 7, {"late": 2, "undecodable": 1}).balanced
+    assert not RunReport("simple", 10, 7, {"late": 2}).balanced
