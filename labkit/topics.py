@@ -19,8 +19,8 @@ from . import clients
 from .errors import LabError
 from .settings import get_settings
 
-__all__ = ["Record", "count", "create_topic", "describe", "fresh_topic", "list_topics", "produce",
-           "read", "run_id"]
+__all__ = ["Deliveries", "Record", "count", "create_topic", "describe", "fresh_topic",
+           "list_topics", "produce", "read", "run_id"]
 
 
 @dataclass(frozen=True)
@@ -112,27 +112,43 @@ def count(topic: str, *, timeout_s: float = 10.0) -> int:
     return sum(high - low for low, high in marks)
 
 
+class Deliveries:
+    """A producer whose every delivery is checked: `send`, then `confirm` once per batch."""
+
+    def __init__(self) -> None:
+        self.producer = clients.producer()
+        self.failures: list[str] = []
+        self.sent = 0
+
+    def _on_delivery(self, err, _msg) -> None:
+        if err is not None:
+            self.failures.append(err.str())
+
+    def send(self, topic: str, key: bytes | None, value: bytes | None,
+             headers: dict[str, bytes] | None = None) -> None:
+        self.producer.produce(topic, key=key, value=value, headers=headers,
+                              on_delivery=self._on_delivery)
+        self.producer.poll(0)
+        self.sent += 1
+
+    def confirm(self, *, timeout_s: float = 30.0, what: str = "messages") -> None:
+        """Wait for every acknowledgement; raise a LabError if any message was not delivered."""
+        left = self.producer.flush(timeout_s)
+        if self.failures or left:
+            first = self.failures[0] if self.failures else "timeout"
+            raise LabError(f"{len(self.failures) + left} of {self.sent} {what} were not "
+                           f"delivered (first error: {first}).",
+                           "check the stack with `labkit stack status`.")
+
+
 def produce(topic: str, messages: Iterable[tuple[bytes | None, bytes | None]],
             *, timeout_s: float = 30.0) -> int:
     """Produce (key, value) pairs, wait for every delivery, and return how many were acked."""
-    producer = clients.producer()
-    failures: list[str] = []
-    sent = 0
-
-    def on_delivery(err, msg) -> None:
-        if err is not None:
-            failures.append(err.str())
-
+    deliveries = Deliveries()
     for key, value in messages:
-        producer.produce(topic, key=key, value=value, on_delivery=on_delivery)
-        producer.poll(0)
-        sent += 1
-    left = producer.flush(timeout_s)
-    if failures or left:
-        raise LabError(f"{len(failures) + left} of {sent} messages to {topic!r} were not "
-                       f"delivered (first error: {failures[0] if failures else 'timeout'}).",
-                       "check the stack with `labkit stack status`.")
-    return sent
+        deliveries.send(topic, key, value)
+    deliveries.confirm(timeout_s=timeout_s, what=f"messages to {topic!r}")
+    return deliveries.sent
 
 
 def read(topic: str, *, max_messages: int, timeout_s: float = 10.0) -> list[Record]:

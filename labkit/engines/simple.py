@@ -20,6 +20,7 @@ from ..errors import LabError
 from ..features import CardWindow
 from ..processing import DeadLetter, Outputs, RunReport, Source, handle, reconcile
 from ..sinks import RedisFeatureSink
+from ..topics import Deliveries
 
 __all__ = ["run"]
 
@@ -74,13 +75,8 @@ def run(topic: str, *, group: str | None = None, tag: str = "", from_beginning: 
     decode = serde.ConfluentDecoder()
     sink = RedisFeatureSink(key_prefix=outputs.redis_prefix)
     consumer = clients.consumer(group_id=group or outputs.group("simple"))
-    producer = clients.producer()
+    deliveries = Deliveries()
     windows: dict[bytes | None, CardWindow] = {}
-    failures: list[str] = []
-
-    def on_delivery(err, _msg) -> None:
-        if err is not None:
-            failures.append(err.str())
 
     try:
         bounds = _assign(consumer, topic, from_beginning=from_beginning)
@@ -109,18 +105,13 @@ def run(topic: str, *, group: str | None = None, tag: str = "", from_beginning: 
                     if window is not None:
                         windows[key] = window
                     if isinstance(out, DeadLetter):
-                        producer.produce(outputs.dlq, key=out.key, value=out.value,
-                                         headers=out.headers(), on_delivery=on_delivery)
+                        deliveries.send(outputs.dlq, out.key, out.value, out.headers())
                     else:
                         features.append(out)
-                        producer.produce(outputs.features, key=key, value=encode(out),
-                                         on_delivery=on_delivery)
-                    producer.poll(0)
+                        deliveries.send(outputs.features, key, encode(out))
                 sink.write_latest(features)
-                if producer.flush(30) or failures:
-                    raise LabError(f"Feature records or dead letters were not acknowledged "
-                                   f"({failures[:1] or 'timeout'}); offsets not committed.",
-                                   "check the stack and run again: the batch will be re-read.")
+                # Raises before the commit below: an unacknowledged batch is re-read.
+                deliveries.confirm(what="feature records and dead letters")
                 _retrying(lambda: consumer.commit(asynchronous=False), "committing offsets")
                 bar.advance(task, len(batch))
     finally:
