@@ -30,6 +30,7 @@ from pyflink.table import StreamTableEnvironment
 from .. import processing, schemas, serde
 from ..settings import get_settings
 from ..sinks import RedisFeatureSink
+from ..stack.flink import JOB_SETTINGS
 
 BYTES = Types.PRIMITIVE_ARRAY(Types.BYTE())
 MESSAGE = Types.ROW_NAMED(["k", "v"], [BYTES, BYTES])
@@ -123,17 +124,12 @@ def build(env: StreamExecutionEnvironment, outputs: processing.Outputs, group: s
 def configure(config: Configuration, connector_jar: str) -> Configuration:
     """Thread mode (Python inside the TaskManager's JVM): far faster than process mode here.
 
-    The embedded interpreter is found as `python` on PATH, which must start
-    with the venv's bin/ (the full path of the venv's python is not enough: the
-    JVM then loads the base interpreter without the venv's packages). A failing
-    job is retried twice, then fails instead of restarting forever.
+    Plus the lab's `JOB_SETTINGS`, shared with the standalone cluster's config.
     """
     config.set_string("python.execution-mode", "thread")
-    config.set_string("python.executable", "python")
     config.set_string("pipeline.jars", f"file://{connector_jar}")
-    config.set_string("restart-strategy.type", "fixed-delay")
-    config.set_string("restart-strategy.fixed-delay.attempts", "2")
-    config.set_string("restart-strategy.fixed-delay.delay", "1 s")
+    for key, value in JOB_SETTINGS.items():
+        config.set_string(key, value)
     return config
 
 

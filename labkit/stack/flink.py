@@ -27,8 +27,8 @@ from .jvm import java_bin
 from .process import Launch
 from .service import Health, Service, port_open
 
-__all__ = ["Flink", "connector_jar", "pyflink_home", "restored_environ", "square_job",
-           "submit_to_cluster"]
+__all__ = ["JOB_SETTINGS", "Flink", "connector_jar", "pyflink_home", "restored_environ",
+           "square_job", "submit_to_cluster"]
 
 
 def pyflink_home() -> Path:
@@ -46,6 +46,31 @@ def connector_jar(settings: Settings) -> Path:
     """The Flink Kafka SQL connector jar that PyFlink jobs add to their classpath."""
     return (settings.jvm_dir / "flink" /
             f"flink-sql-connector-kafka-{VERSIONS['flink_kafka_connector']}.jar")
+
+
+# How the lab runs PyFlink jobs, on the mini-cluster and the standalone cluster alike:
+# the venv's `python` found on PATH (PATH must start with the venv's bin/: a full path
+# to the venv's interpreter makes thread mode load the base interpreter, without the
+# venv's packages), and a failing job retried twice, then failed instead of restarting
+# forever (the default once checkpointing is on).
+JOB_SETTINGS = {
+    "python.executable": "python",
+    "restart-strategy.type": "fixed-delay",
+    "restart-strategy.fixed-delay.attempts": "2",
+    "restart-strategy.fixed-delay.delay": "1 s",
+}
+
+
+def _nested(flat: dict[str, str]) -> dict:
+    """{"a.b": 1} -> {"a": {"b": 1}}, the shape of Flink's config.yaml."""
+    nested: dict = {}
+    for key, value in flat.items():
+        *parents, leaf = key.split(".")
+        node = nested
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return nested
 
 
 def _merge(base: dict, override: dict) -> dict:
@@ -115,14 +140,12 @@ class Flink(Service):
             "taskmanager": {"bind-host": host, "host": host, "numberOfTaskSlots": 2,
                             "memory": {"process": {"size": "1536m"}}},
             "rest": {"address": host, "bind-address": host, "port": port},
-            # Python workers must import pyflink and labkit: the venv's `python`, found
-            # on PATH (which starts with the venv's bin/, see _script_env).
-            "python": {"executable": "python", "client": {"executable": sys.executable}},
-            "restart-strategy": {"type": "fixed-delay",
-                                 "fixed-delay": {"attempts": 2, "delay": "1 s"}},
+            # `flink run` builds jobs with this very interpreter (PATH: see _script_env).
+            "python": {"client": {"executable": sys.executable}},
             "pipeline": {"jars": f"file://{connector_jar(settings)}"},
         }
-        (conf / "config.yaml").write_text(yaml.safe_dump(_merge(base, lab), sort_keys=False))
+        config = _merge(_merge(base, lab), _nested(JOB_SETTINGS))
+        (conf / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
 
     def launches(self, settings: Settings) -> list[Launch]:
         env = {**_script_env(settings), "FLINK_LOG_DIR": str(settings.log_dir / "flink"),
