@@ -8,7 +8,7 @@ LABKIT := $(BIN)/labkit
 # Jupyter refuses to run as root unless told; containers and CI machines often are root.
 AS_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test notebooks setup system venv jvm up down status reset lint
+.PHONY: lab test notebooks bench setup system venv jvm up down status reset lint
 
 lab: setup  ## start the stack and open JupyterLab on notebooks/ (the stack stays up: `make down`)
 	$(LABKIT) stack up
@@ -22,6 +22,10 @@ notebooks: setup  ## re-execute every notebook in place against the live stack (
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 	    --ExecutePreprocessor.timeout=900 --ExecutePreprocessor.record_timing=False \
 	    notebooks/[0-9]*.ipynb
+
+bench: setup  ## every engine at 10K..1M events, scale-out, latency; results under .lab/bench/
+	$(LABKIT) stack up --flink-cluster
+	$(LABKIT) bench --suite
 
 setup: system venv jvm
 

@@ -1,4 +1,4 @@
-"""The `labkit` command line: `labkit stack up | down | status | logs | reset`."""
+"""The `labkit` command line: stack control, generate, consume, process, bench, features."""
 
 from __future__ import annotations
 
@@ -141,6 +141,8 @@ def process(
     tag: str = typer.Option("", "--tag", help="Suffix for output topics and Redis keys."),
     flink_cluster: bool = typer.Option(False, "--flink-cluster",
                                        help="Submit to the standalone cluster (flink engine)."),
+    rebuild: bool = typer.Option(True, "--rebuild/--no-rebuild",
+                                 help="Rebuild card windows from Kafka on start (simple)."),
 ) -> None:
     """Compute features: feature log, dead letters, Redis; print the reconciliation."""
     from .engines import flink, simple
@@ -148,7 +150,7 @@ def process(
     def body():
         if engine == "simple":
             return simple.run(topic, group=group, tag=tag, from_beginning=from_beginning,
-                              until_end=until_end, progress=True)
+                              until_end=until_end, rebuild=rebuild, progress=True)
         if engine == "flink":
             if not (until_end and from_beginning):
                 raise LabError("The flink engine runs bounded, from the beginning, here.",
@@ -160,6 +162,63 @@ def process(
     console.print(str(report), markup=False)
     if not report.balanced:
         raise typer.Exit(1)
+
+
+def _partition_list(text: str | None) -> list[int] | None:
+    try:
+        return None if text is None else [int(part) for part in text.split(",")]
+    except ValueError:
+        raise LabError(f"--only {text!r} is not a list of partition numbers.",
+                       "write it like --only 0,2.") from None
+
+
+@app.command()
+def bench(
+    engine: str = typer.Option("simple", "--engine", help="ceiling | simple | flink | flink-sql"),
+    events: int = typer.Option(100_000, "--events", "-n", min=1,
+                               help="Size of the fresh seeded workload."),
+    partitions: int = typer.Option(2, "--partitions", min=1, help="Partitions of the workload."),
+    parallelism: int = typer.Option(1, "--parallelism", "-p", min=1, help="Flink parallelism."),
+    processes: int = typer.Option(1, "--processes", min=1,
+                                  help="Simple engines in one group (scale-out)."),
+    rate: float = typer.Option(None, "--rate", min=1.0,
+                               help="Latency run: steady offered load in events/s (simple)."),
+    flink_cluster: bool = typer.Option(False, "--flink-cluster",
+                                       help="Run Flink engines on the standalone cluster."),
+    topic: str = typer.Option(None, "--topic", help="Use this topic instead of a fresh one."),
+    only: str = typer.Option(None, "--only", help="Only these partitions, e.g. 0,2 (simple)."),
+    tag: str = typer.Option(None, "--tag", help="Output tag (default per engine)."),
+    suite: bool = typer.Option(False, "--suite", help="Run the full suite; save it under "
+                               ".lab/bench/ (what `make bench` does)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object per result."),
+) -> None:
+    """Measure an engine on the live stack: events/s, per-stage seconds, latency percentiles."""
+    from . import bench as benchmarks
+
+    def show(result: benchmarks.Result) -> None:
+        text = json.dumps(result.to_dict())
+        if as_json:
+            print(text, flush=True)  # plain stdout: parsed by scale-out's parent process
+        else:
+            console.print_json(text)
+
+    def body() -> None:
+        progress = console.is_terminal and not as_json
+        if suite:
+            results = benchmarks.suite(progress=progress, report=show)
+            console.print(f"saved to {benchmarks.save(results)}", style="bold")
+        elif rate is not None:
+            show(benchmarks.latency(rate=rate, seconds=events / rate, partitions=partitions))
+        elif processes > 1:
+            workload = topic or benchmarks.workload(events, partitions=partitions,
+                                                    progress=progress)
+            show(benchmarks.scale_out(workload, processes=processes))
+        else:
+            show(benchmarks.run(engine, events=events, topic=topic, partitions=partitions,
+                                only=_partition_list(only), parallelism=parallelism,
+                                cluster=flink_cluster, tag=tag, progress=progress))
+
+    _run(body)
 
 
 @features_app.command("get")

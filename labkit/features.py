@@ -13,7 +13,7 @@ Cost per event, and why:
   as T advances (evict by time). Their cost does not grow with the window. The
   time-ordered buffer itself is a Python list: an in-order event is appended,
   an out-of-order one inserted (a memmove, cheap at the few hundred events a
-  card holds per hour).
+  card holds per hour), with a parallel list of timestamps to bisect.
 - Sums are exact integers in micro-units of the amount, so subtracting never
   leaves floating-point drift behind and the variance has no cancellation
   error. Amounts with more than 6 decimals are rounded to the micro-unit.
@@ -25,7 +25,7 @@ Cost per event, and why:
 from __future__ import annotations
 
 import math
-from bisect import bisect_right, insort
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -53,21 +53,19 @@ class _Event(NamedTuple):
     high_risk: bool
 
 
-def _timestamp(event: _Event) -> int:
-    return event.timestamp
-
-
 @dataclass
 class CardWindow:
     """One card's last hour of events, in event-time order, with running 1-hour aggregates.
 
     Plain data, so Flink can keep it in keyed state (pickled) and the simple
-    engine in a dict.
+    engine in a dict. `times` mirrors the events' timestamps: bisecting a list
+    of ints is several times faster than bisecting events with a key function.
     """
 
     card_id: str
     clock_ms: int | None = None  # T
     events: list[_Event] = field(default_factory=list)  # sorted by timestamp
+    times: list[int] = field(default_factory=list)  # events[i].timestamp
     count_1h: int = 0
     micros_1h: int = 0
     squares_1h: int = 0
@@ -77,16 +75,26 @@ class CardWindow:
     def update(self, txn: dict) -> dict | None:
         """Add one transaction; return the card's new feature record, or None if too late."""
         timestamp = txn["timestamp"]
-        if self.clock_ms is not None and timestamp <= self.clock_ms - WINDOW_1H_MS:
-            return None
         previous = self.clock_ms
-        self.clock_ms = timestamp if previous is None else max(previous, timestamp)
+        if previous is not None and timestamp <= previous - WINDOW_1H_MS:
+            return None
+        self.clock_ms = timestamp if previous is None or timestamp > previous else previous
         event = _Event(timestamp, round(txn["amount"] * MICROS), txn["geo_country"],
                        txn["mcc"] in HIGH_RISK_MCCS)
-        insort(self.events, event, key=_timestamp)  # equal timestamps keep arrival order
+        self._insert(event)
         self._count(event, +1)
         self._evict(self.clock_ms - WINDOW_1H_MS)
         return self._features(txn, event, previous)
+
+    def _insert(self, event: _Event) -> None:
+        """Keep time order; equal timestamps keep arrival order. Most events arrive in order."""
+        if not self.times or event.timestamp >= self.times[-1]:
+            self.events.append(event)
+            self.times.append(event.timestamp)
+        else:
+            at = bisect_right(self.times, event.timestamp)
+            self.events.insert(at, event)
+            self.times.insert(at, event.timestamp)
 
     def _count(self, event: _Event, sign: int) -> None:
         self.count_1h += sign
@@ -102,38 +110,44 @@ class CardWindow:
 
     def _evict(self, cutoff_ms: int) -> None:
         """Drop events at or before `cutoff_ms` (outside (T-1h, T]) from buffer and sums."""
-        gone = bisect_right(self.events, cutoff_ms, key=_timestamp)
+        if self.times[0] > cutoff_ms:
+            return
+        gone = bisect_right(self.times, cutoff_ms)
         for event in self.events[:gone]:
             self._count(event, -1)
         del self.events[:gone]
+        del self.times[:gone]
 
     def _features(self, txn: dict, event: _Event, previous: int | None) -> dict:
-        recent = self.events[bisect_right(self.events, self.clock_ms - WINDOW_5M_MS,
-                                          key=_timestamp):]
-        micros_5m = sum(e.micros for e in recent)
+        recent = self.events[bisect_right(self.times, self.clock_ms - WINDOW_5M_MS):]
+        micros_5m = 0
+        max_5m = recent[0].micros
+        for e in recent:
+            micros_5m += e.micros
+            if e.micros > max_5m:
+                max_5m = e.micros
         n = self.count_1h
         # Population variance from exact integer sums: (n*sum(x^2) - sum(x)^2) / n^2.
         variance = (n * self.squares_1h - self.micros_1h ** 2) / (n * n) / MICROS ** 2
         std = math.sqrt(variance)
         mean = self.micros_1h / n / MICROS
         country = txn["geo_country"]
-        gap_s = None if previous is None else (txn["timestamp"] - previous) / 1000
         return {
             "card_id": self.card_id,
             "txn_id": txn["txn_id"],
-            "event_ts": txn["timestamp"],
+            "event_ts": event.timestamp,
             "feature_ts": self.clock_ms,
             "txn_count_5m": len(recent),
             "txn_count_1h": n,
             "amount_sum_5m": micros_5m / MICROS,
             "amount_sum_1h": self.micros_1h / MICROS,
             "amount_avg_5m": micros_5m / len(recent) / MICROS,
-            "amount_max_5m": max(e.micros for e in recent) / MICROS,
+            "amount_max_5m": max_5m / MICROS,
             "amount_std_1h": std,
             "amount_zscore": (event.micros / MICROS - mean) / std if std > 0 else 0.0,
             "unique_countries_1h": len(self.countries_1h),
             "high_risk_mcc_ratio_1h": self.high_risk_1h / n,
-            "seconds_since_prev": gap_s,
+            "seconds_since_prev": None if previous is None else (event.timestamp - previous) / 1000,
             "is_high_velocity": len(recent) >= HIGH_VELOCITY_COUNT,
             "is_new_country": country is not None and self.countries_1h.get(country) == 1,
             "last_geo_country": country,

@@ -8,7 +8,9 @@ one card suddenly spending big, abroad, at high-risk merchants, several times
 within minutes.
 
 Records are plain dicts shaped like `schemas/transactions.v1.avsc`, with
-`timestamp` in epoch milliseconds.
+`timestamp` in epoch milliseconds. `messages` turns them into Kafka messages,
+a seeded share of them hostile (truncated, oversized, wrongly keyed, ...) and
+labelled with their kind, for dead-letter lessons and fuzz tests.
 """
 
 from __future__ import annotations
@@ -18,15 +20,19 @@ import random
 import sys
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from rich.progress import track
 
 from . import schemas, serde, topics
+from .errors import LabError
 
-__all__ = ["HIGH_RISK_MCCS", "LAB_SEED", "START_MS", "produce", "transactions"]
+__all__ = ["CORRUPT_KINDS", "HIGH_RISK_MCCS", "HOSTILE_KINDS", "KIND_HEADER", "LAB_SEED",
+           "START_MS", "UNKNOWN_SCHEMA_ID", "Message", "messages", "produce", "produce_hostile",
+           "transactions"]
 
 LAB_SEED = 25  # every notebook uses it; its first record trips the UTF-8 decoder on 0x8f
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z: fixed, so outputs are reproducible
@@ -188,24 +194,107 @@ def transactions(count: int, *, seed: int = LAB_SEED, schema: str = "transaction
         yield {name: record[name] for name in FIELD_ORDER}
 
 
-def _paced(messages: Iterable, rate: float) -> Iterator:
-    """Yield at most `rate` messages per second (for watching a consumer keep up)."""
+def _paced(items: Iterable, rate: float) -> Iterator:
+    """Yield at most `rate` items per second (for watching a consumer keep up)."""
     started = time.monotonic()
-    for sent, message in enumerate(messages):
+    for sent, message in enumerate(items):
         ahead = sent / rate - (time.monotonic() - started)
         if ahead > 0:
             time.sleep(ahead)
         yield message
 
 
-def _corrupt(rng: random.Random, value: bytes) -> bytes:
-    """Bytes no decoder accepts, of the kinds real topics collect."""
-    return rng.choice((
-        value[: len(value) // 2],  # truncated in flight
-        b"",  # an empty value
-        b'{"txn_id": "not avro"}',  # a JSON producer on the wrong topic
-        b"\x07" + value[1:],  # a corrupted magic byte
-    ))
+# -- hostile messages ----------------------------------------------------------------
+# Each spoiler turns one valid message into a kind of bad one. Only `random_bytes`,
+# `oversized`, `wrong_key` and the amount kinds draw from the random stream, so the four
+# CORRUPT_KINDS below spoil exactly as they always did (notebook outputs depend on it).
+
+UNKNOWN_SCHEMA_ID = 2**31 - 1  # the largest schema id (a signed int32): no registry gets there
+KIND_HEADER = "lab.kind"  # the header `produce_hostile` labels every message with
+
+
+class Message(NamedTuple):
+    """One Kafka message to produce, labelled: `kind` is "valid" or one of HOSTILE_KINDS."""
+
+    key: bytes | None
+    value: bytes | None
+    kind: str
+
+
+class _Valid(NamedTuple):
+    """A valid message and how it was made: what every spoiler starts from."""
+
+    record: dict
+    key: bytes
+    value: bytes
+    encode: Callable[[dict], bytes]
+
+
+def _recoded(valid: _Valid, **fields: Any) -> bytes:
+    """The record with `fields` changed, encoded like the valid message."""
+    return valid.encode({**valid.record, **fields})
+
+
+def _oversized(rng: random.Random, valid: _Valid) -> tuple[bytes | None, bytes | None]:
+    """A valid transaction padded past the lab's size limit, yet well under Kafka's 1 MB."""
+    # Imported here: processing imports features, which imports this module.
+    from .processing import MAX_VALUE_BYTES
+
+    padding = "x" * rng.randint(MAX_VALUE_BYTES, 4 * MAX_VALUE_BYTES)
+    return valid.key, _recoded(valid, metadata={**valid.record["metadata"], "padding": padding})
+
+
+Spoiler = Callable[[random.Random, _Valid], tuple[bytes | None, bytes | None]]
+_SPOILERS: dict[str, Spoiler] = {
+    # truncated in flight
+    "truncated": lambda _rng, v: (v.key, v.value[: len(v.value) // 2]),
+    "empty": lambda _rng, v: (v.key, b""),  # a producer bug
+    "json": lambda _rng, v: (v.key, b'{"txn_id": "not avro"}'),  # a JSON producer, wrong topic
+    "wrong_magic": lambda _rng, v: (v.key, b"\x07" + v.value[1:]),
+    "null": lambda _rng, v: (v.key, None),  # a tombstone on a topic that is not compacted
+    "random_bytes": lambda rng, v: (v.key, rng.randbytes(rng.randint(1, 512))),
+    "unknown_schema": lambda _rng, v: (
+        v.key, v.value[:1] + UNKNOWN_SCHEMA_ID.to_bytes(4, "big") + v.value[5:]),
+    "oversized": _oversized,
+    # keyed by the user (a common producer bug) or not keyed at all
+    "wrong_key": lambda rng, v: (rng.choice((v.record["user_id"].encode(), None)), v.value),
+    "non_finite_amount": lambda rng, v: (
+        v.key, _recoded(v, amount=rng.choice((math.nan, math.inf, -math.inf)))),
+    # finite, but so large that sums of squares no longer fit a float
+    "huge_amount": lambda rng, v: (v.key, _recoded(v, amount=rng.uniform(1e160, 1e300))),
+}
+# What `produce(bad_share=...)` writes: damage seen on real topics. The order is part of
+# the seeded stream (a choice by index): append, never reorder.
+CORRUPT_KINDS = ("truncated", "empty", "json", "wrong_magic")
+HOSTILE_KINDS = tuple(_SPOILERS)
+
+
+def messages(count: int, *, encode: Callable[[dict], bytes], seed: int = LAB_SEED,
+             bad_share: float = 0.0, kinds: Sequence[str] = HOSTILE_KINDS,
+             schema: str = "transactions.v1", **shape: Any) -> Iterator[Message]:
+    """Yield `count` labelled messages: `transactions` keyed by card_id and encoded with
+    `encode`, `bad_share` of them spoiled by a kind drawn from `kinds`.
+
+    The same arguments give the same messages. Kinds (named after the Confluent
+    wire format, which `unknown_schema` and `wrong_magic` assume): truncated,
+    empty (b""), json, wrong_magic, null (value None), random_bytes,
+    unknown_schema (id UNKNOWN_SCHEMA_ID), oversized (above
+    processing.MAX_VALUE_BYTES, below Kafka's 1 MB), wrong_key (user_id or
+    None), non_finite_amount (NaN, ±inf) and huge_amount (finite, ≥ 1e160).
+    `shape` goes to `transactions`.
+    """
+    unknown = sorted(set(kinds) - set(_SPOILERS))
+    if unknown or not kinds:
+        raise LabError(f"Unknown or no hostile kinds: {unknown or 'none given'}.",
+                       f"pick from {', '.join(HOSTILE_KINDS)}.")
+    rng = random.Random(f"{seed}-bad")
+    for record in transactions(count, seed=seed, schema=schema, **shape):
+        valid = _Valid(record, record["card_id"].encode(), encode(record), encode)
+        if rng.random() < bad_share:
+            kind = rng.choice(kinds)
+            yield Message(*_SPOILERS[kind](rng, valid), kind)
+        else:
+            yield Message(valid.key, valid.value, "valid")
 
 
 def produce(topic: str, count: int, *, seed: int = LAB_SEED, fmt: str = "avro",
@@ -215,22 +304,36 @@ def produce(topic: str, count: int, *, seed: int = LAB_SEED, fmt: str = "avro",
 
     `fmt` is json, avro (schemaless) or confluent (registers `schema` under
     `<topic>-value`). `rate` caps events per second. `bad_share` of the
-    messages are replaced by undecodable bytes (same key), for dead-letter
-    lessons; `shape` goes to `transactions` (n_cards, late_share, jitter_ms, ...).
-    The progress bar shows by default only in a terminal, so notebook outputs
-    stay reproducible.
+    messages are replaced by undecodable bytes (CORRUPT_KINDS, same key), for
+    dead-letter lessons; `shape` goes to `transactions` (n_cards, late_share,
+    jitter_ms, ...). The progress bar shows by default only in a terminal, so
+    notebook outputs stay reproducible.
     """
     encode = serde.make_encoder(fmt, schema=schema, topic=topic)
-    spoil = random.Random(f"{seed}-bad")
-
-    def value(record: dict) -> bytes:
-        encoded = encode(record)
-        return _corrupt(spoil, encoded) if spoil.random() < bad_share else encoded
-
-    messages: Iterable = ((record["card_id"].encode(), value(record))
-                          for record in transactions(count, seed=seed, schema=schema, **shape))
+    pairs: Iterable = ((message.key, message.value) for message in messages(
+        count, encode=encode, seed=seed, bad_share=bad_share, kinds=CORRUPT_KINDS,
+        schema=schema, **shape))
     if rate:
-        messages = _paced(messages, rate)
+        pairs = _paced(pairs, rate)
     if progress if progress is not None else sys.stderr.isatty():
-        messages = track(messages, total=count, description=f"producing to {topic}")
-    return topics.produce(topic, messages)
+        pairs = track(pairs, total=count, description=f"producing to {topic}")
+    return topics.produce(topic, pairs)
+
+
+def produce_hostile(topic: str, count: int, *, seed: int = LAB_SEED, bad_share: float = 0.25,
+                    kinds: Sequence[str] = HOSTILE_KINDS, **shape: Any) -> Counter[str]:
+    """Produce `messages` in Confluent wire format, each labelled with its kind in a
+    `lab.kind` header (KIND_HEADER); return how many of each kind were acknowledged.
+
+    The label lets a test look up any message it reads back, or any dead letter
+    by its source partition and offset, and check it was treated as its kind demands.
+    """
+    encode = serde.make_encoder("confluent", topic=topic)
+    deliveries = topics.Deliveries()
+    sent: Counter[str] = Counter()
+    for message in messages(count, encode=encode, seed=seed, bad_share=bad_share, kinds=kinds,
+                            **shape):
+        deliveries.send(topic, message.key, message.value, {KIND_HEADER: message.kind.encode()})
+        sent[message.kind] += 1
+    deliveries.confirm(what=f"hostile messages to {topic!r}")
+    return sent

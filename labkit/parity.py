@@ -7,6 +7,7 @@ field by field; floats may differ by rounding only.
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from .clients import redis_client
 from .processing import Outputs
 from .sinks import RedisFeatureSink
 
-__all__ = ["Parity", "compare", "feature_log", "redis_snapshot"]
+__all__ = ["Outcome", "Parity", "compare", "feature_log", "outcome", "redis_snapshot", "unexpected"]
 
 REL_TOL = 1e-9
 
@@ -93,3 +94,47 @@ def compare(left: list[dict], right: list[dict]) -> Parity:
                                      f"{y.get(name)!r}"
                     break
     return Parity(compared, mismatches, worst, first)
+
+
+def _canonical(record: dict) -> str:
+    """A record as type-strict text: True is not 1, and 1 is not 1.0."""
+    return json.dumps(record, sort_keys=True)
+
+
+def unexpected(run: list[dict], reference: list[dict]) -> list[dict]:
+    """Records of `run` that `reference` never wrote (in `run`'s order)."""
+    known = {_canonical(record) for record in reference}
+    return [record for record in run if _canonical(record) not in known]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a run that was interrupted ended, next to an uninterrupted reference run."""
+
+    redis_equal: bool
+    records: int  # feature records written, replays included
+    distinct: int
+    reference: int
+    missing: int  # reference records the run never wrote
+    unexpected: int  # records the reference never wrote: wrong features
+
+    @property
+    def same(self) -> bool:
+        """Same Redis and the same set of feature records: only replays may differ."""
+        return self.redis_equal and self.missing == 0 and self.unexpected == 0
+
+    def __str__(self) -> str:
+        return (f"Redis {'identical' if self.redis_equal else 'DIFFERENT'}; feature log: "
+                f"{self.records:,} records ({self.records - self.distinct:,} replayed), "
+                f"{self.missing:,} missing, {self.unexpected:,} unexpected vs the "
+                f"uninterrupted run's {self.reference:,}")
+
+
+def outcome(run: Outputs, reference: Outputs) -> Outcome:
+    """Compare a run's Redis contents and feature log with a reference run's."""
+    ours, theirs = feature_log(run), feature_log(reference)
+    mine = {_canonical(record) for record in ours}
+    redis = [_canonical(snapshot) for snapshot in (redis_snapshot(run), redis_snapshot(reference))]
+    return Outcome(redis_equal=redis[0] == redis[1], records=len(ours), distinct=len(mine),
+                   reference=len(theirs), missing=len({_canonical(r) for r in theirs} - mine),
+                   unexpected=len(unexpected(ours, theirs)))

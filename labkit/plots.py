@@ -13,7 +13,9 @@ from matplotlib.patches import Patch, Rectangle
 
 from .generate import START_MS
 
-__all__ = ["card_features", "compat_matrix", "hex_dump", "utf8_lead_bytes"]
+__all__ = ["card_features", "card_runs", "commit_order", "compat_matrix", "hex_dump",
+           "latency_cdf", "scaling", "stage_breakdown", "throughput", "timeline",
+           "utf8_lead_bytes"]
 
 PREFIX_PARTS = {"length varint", "union branch", "magic byte", "schema id"}
 
@@ -160,5 +162,160 @@ def card_features(log: list[dict], cards: list[str], *,
     axes[0].legend(loc="upper left", fontsize=8, ncols=len(cards))
     axes[-1].set_xlabel("hours since the stream's start (event time)")
     axes[0].set_title("Features over time; red dots: events labelled fraud", loc="left")
+    fig.tight_layout()
+    return fig
+
+
+def throughput(results: pd.DataFrame, claims: dict[str, float]) -> Figure:
+    """Events/s per run (one bar each, labelled), beside the seed's claims (dashed lines).
+
+    `results` has columns label, engine and events_per_s; the ceiling's bar is grey.
+    """
+    fig = Figure(figsize=(11, 4.2))
+    ax = fig.add_subplot()
+    colours = {"ceiling": "#9e9e9e", "simple": "#4c72b0", "flink": "#dd8452",
+               "flink-sql": "#55a868"}
+    bars = ax.barh(results["label"], results["events_per_s"],
+                   color=[colours.get(engine, "#8172b3") for engine in results["engine"]])
+    ax.bar_label(bars, labels=[f"{value:,.0f}/s" for value in results["events_per_s"]],
+                 padding=4, fontsize=9)
+    for engine, claim in claims.items():
+        ax.axvline(claim, color=colours[engine], linestyle="--", linewidth=1)
+        ax.text(claim, len(results) - 0.4, f" seed's claim: {engine} {claim:,.0f}/s",
+                color=colours[engine], fontsize=8, va="bottom")
+    ax.set_xscale("log")
+    ax.invert_yaxis()
+    ax.set_xlabel("events per second (log scale)")
+    ax.set_title("Throughput on this machine, start-up included for Flink", loc="left")
+    fig.tight_layout()
+    return fig
+
+
+def stage_breakdown(stages_s: dict[str, float], events: int, *, title: str = "") -> Figure:
+    """Where the time of one run goes: microseconds per event, stacked stage by stage."""
+    fig = Figure(figsize=(11, 2.2))
+    ax = fig.add_subplot()
+    left = 0.0
+    colours = colormaps["tab10"]
+    for index, (stage, seconds) in enumerate(stages_s.items()):
+        micros = seconds / events * 1e6
+        ax.barh([0], [micros], left=left, color=colours(index), edgecolor="white")
+        if micros > 2:
+            ax.text(left + micros / 2, 0, f"{stage}\n{micros:.0f} µs", ha="center",
+                    va="center", fontsize=9, color="white")
+        left += micros
+    ax.set_yticks([])
+    ax.set_xlabel(f"microseconds per event (total {left:.0f} µs = {1e6 / left:,.0f} events/s)")
+    ax.set_title(title or "Per-event cost of each stage", loc="left")
+    fig.tight_layout()
+    return fig
+
+
+def latency_cdf(series: dict[str, list[float]], targets_ms: dict[str, float]) -> Figure:
+    """Cumulative distribution of latencies (one line per series) with target lines."""
+    fig = Figure(figsize=(11, 4))
+    ax = fig.add_subplot()
+    for name, values in series.items():
+        ordered = sorted(values)
+        share = [(i + 1) / len(ordered) for i in range(len(ordered))]
+        ax.plot(ordered, share, label=f"{name} (n={len(ordered):,})")
+    for name, target in targets_ms.items():
+        ax.axvline(target, color="black", linestyle=":", linewidth=1)
+        ax.text(target, 0.02, f" {name}", rotation=90, fontsize=8, va="bottom")
+    ax.axhline(0.99, color="grey", linewidth=0.6)
+    ax.text(ax.get_xlim()[1], 0.99, "p99 ", ha="right", va="bottom", fontsize=8, color="grey")
+    ax.set_xscale("log")
+    ax.set_xlabel("latency (ms, log scale)")
+    ax.set_ylabel("share of messages at or below")
+    ax.legend(loc="center right")
+    ax.set_title("Latency at a steady offered load", loc="left")
+    fig.tight_layout()
+    return fig
+
+
+def scaling(results: pd.DataFrame, *, x: str, title: str) -> Figure:
+    """Events/s against `x` (a column: events, parallelism, processes), one line per engine."""
+    fig = Figure(figsize=(11, 3.8))
+    ax = fig.add_subplot()
+    for engine, rows in results.groupby("engine", sort=False):
+        rows = rows.sort_values(x)
+        ax.plot(rows[x], rows["events_per_s"], marker="o", label=engine)
+    if x == "events":
+        ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(x)
+    ax.set_ylabel("events per second (log)")
+    ax.legend()
+    ax.set_title(title, loc="left")
+    fig.tight_layout()
+    return fig
+
+
+def timeline(frame: pd.DataFrame, marks: list[tuple[float, str]], *, total: int,
+             title: str) -> Figure:
+    """A run's progress over wall time: messages committed and feature records written,
+    with the moments something was broken or repaired."""
+    fig = Figure(figsize=(11, 3.6))
+    ax = fig.add_subplot()
+    ax.plot(frame["seconds"], frame["committed"], label="input messages committed",
+            drawstyle="steps-post")
+    ax.plot(frame["seconds"], frame["feature_records"], label="feature records written",
+            drawstyle="steps-post", linestyle="--")
+    ax.axhline(total, color="grey", linewidth=0.6)
+    for at, label in marks:
+        ax.axvline(at, color="red", linewidth=1)
+        ax.text(at, total * 0.5, f" {label}", color="red", rotation=90, fontsize=8,
+                va="center")
+    ax.set_xlabel("seconds since the run started")
+    ax.set_ylabel("messages")
+    ax.legend(loc="upper left")
+    ax.set_title(title, loc="left")
+    fig.tight_layout()
+    return fig
+
+
+def card_runs(logs: dict[str, list[dict]], card: str, *,
+              features: tuple[str, ...] = ("txn_count_1h", "amount_sum_1h")) -> Figure:
+    """One card's features in several runs' feature logs, record after record.
+
+    Lines that should lie on top of each other and do not show where a run went wrong.
+    """
+    fig = Figure(figsize=(11, 2.4 * len(features)))
+    axes = fig.subplots(len(features), 1, sharex=True)
+    for (name, log), style in zip(logs.items(), ("-", "--", ":"), strict=False):
+        rows = [record for record in log if record["card_id"] == card]
+        for ax, feature in zip(axes, features, strict=True):
+            ax.plot(range(len(rows)), [float(r[feature]) for r in rows], linestyle=style,
+                    drawstyle="steps-post", label=f"{name} ({len(rows)} records)")
+            ax.set_ylabel(feature, fontsize=9)
+    axes[0].legend(loc="upper left", fontsize=8)
+    axes[0].set_title(f"{card}: its feature records in log order", loc="left")
+    axes[-1].set_xlabel("the card's n-th feature record")
+    fig.tight_layout()
+    return fig
+
+
+def commit_order() -> Figure:
+    """The simple engine's batch stages, and what a crash at each point costs on restart."""
+    stages = ["consume", "decode", "features", "produce", "redis", "commit"]
+    fig = Figure(figsize=(11, 2.6))
+    ax = fig.add_subplot()
+    for i, stage in enumerate(stages):
+        colour = "#6abf69" if stage == "commit" else "#4c72b0"
+        ax.add_patch(Rectangle((i * 1.8, 1.0), 1.5, 0.8, facecolor=colour, alpha=0.85))
+        ax.text(i * 1.8 + 0.75, 1.4, stage, ha="center", va="center", color="white")
+        if i:
+            ax.annotate("", (i * 1.8, 1.4), (i * 1.8 - 0.3, 1.4),
+                        arrowprops={"arrowstyle": "->"})
+    ax.annotate("", (0, 0.55), (5 * 1.8, 0.55),
+                arrowprops={"arrowstyle": "<->", "color": "#e06666"})
+    ax.text(4.5, 0.2, "crash anywhere before the commit: the batch is read again after the "
+            "restart — outputs repeat, none is lost (at-least-once)", ha="center",
+            fontsize=9, color="#e06666")
+    ax.text(5 * 1.8 + 0.75, 2.05, "offsets move only\nafter every ack", ha="center",
+            fontsize=8)
+    ax.set_xlim(-0.2, 6 * 1.8)
+    ax.set_ylim(0, 2.5)
+    ax.axis("off")
     fig.tight_layout()
     return fig

@@ -1,10 +1,11 @@
 """One message through the pipeline, the same for every engine.
 
-`handle` decodes a Kafka message, checks it (key = card_id, finite amount),
-updates the card's window and returns either a feature record or a
-`DeadLetter` (reason `undecodable`, `invalid` or `late`). Engines differ only in how messages reach
-it, where the per-card `CardWindow` lives between messages, and how they write
-the outputs; none of them holds any business logic of its own.
+`handle` decodes a Kafka message and checks it (`check`: size, Avro, key =
+card_id, finite amount), updates the card's window (`update`) and returns
+either a feature record or a `DeadLetter` (reason `oversized`,
+`undecodable`, `invalid` or `late`). Engines differ only in how messages
+reach it, where the per-card `CardWindow` lives between messages, and how
+they write the outputs; none of them holds any business logic of its own.
 """
 
 from __future__ import annotations
@@ -13,18 +14,26 @@ import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from . import topics
 from .features import WINDOW_1H_MS, CardWindow
 from .serde import DecodeError
 
-__all__ = ["DeadLetter", "Outputs", "RunReport", "Source", "handle", "read_dead_letters",
-           "reconcile"]
+# A transaction encodes to about 200 bytes. Anything far larger is a producer bug or an
+# attack; decoding it would only waste memory, so it is dead-lettered unread. (The
+# broker's own limit, message.max.bytes, is 1 MiB: larger values never reach a topic.)
+MAX_VALUE_BYTES = 64 * 1024
+# Far above any payment. Beyond about 1e148 the window's exact integer sums no longer fit
+# a float when the variance is computed, so such an amount would crash the engine.
+MAX_AMOUNT = 1e12
+
+__all__ = ["MAX_AMOUNT", "MAX_VALUE_BYTES", "DeadLetter", "Outputs", "RunReport", "Source",
+           "check", "handle", "read_dead_letters", "reconcile", "update"]
 
 
-@dataclass(frozen=True)
-class Source:
-    """Where a message came from."""
+class Source(NamedTuple):
+    """Where a message came from (a tuple: engines make one per message, so it must be cheap)."""
 
     topic: str
     partition: int
@@ -37,7 +46,7 @@ class DeadLetter:
 
     key: bytes | None
     value: bytes | None
-    reason: str  # "undecodable", "invalid" or "late"
+    reason: str  # "oversized", "undecodable", "invalid" or "late"
     error: str
     source: Source
 
@@ -53,22 +62,31 @@ def _invalid(key: bytes | None, txn: dict) -> str:
     if key != txn["card_id"].encode():
         # State is per Kafka key; a key that is not the card would mix cards' windows.
         return f"Kafka key {key!r} is not the event's card_id {txn['card_id']!r}"
-    if not math.isfinite(txn["amount"]):
-        return f"amount {txn['amount']!r} is not a finite number"
+    if not math.isfinite(txn["amount"]) or abs(txn["amount"]) > MAX_AMOUNT:
+        return f"amount {txn['amount']!r} is not a finite number within ±{MAX_AMOUNT:,.0f}"
     return ""
 
 
-def handle(window: CardWindow | None, key: bytes | None, value: bytes | None, source: Source,
-           decode: Callable[[bytes], dict]) -> tuple[CardWindow | None, dict | DeadLetter]:
-    """Decode one message and update its card: (the card's window, features or dead letter)."""
+def check(key: bytes | None, value: bytes | None, source: Source,
+          decode: Callable[[bytes], dict]) -> dict | DeadLetter:
+    """Decode one message and validate it: the transaction, or why it cannot be used."""
+    if value is not None and len(value) > MAX_VALUE_BYTES:
+        return DeadLetter(key, value, "oversized", f"value of {len(value):,} bytes is above "
+                          f"the lab's limit of {MAX_VALUE_BYTES:,}", source)
     try:
         txn = decode(value or b"")
     except DecodeError as exc:
         located = exc.at(source.topic, source.partition, source.offset)
-        return window, DeadLetter(key, value, "undecodable", located.cause, source)
+        return DeadLetter(key, value, "undecodable", located.cause, source)
     problem = _invalid(key, txn)
     if problem:
-        return window, DeadLetter(key, value, "invalid", problem, source)
+        return DeadLetter(key, value, "invalid", problem, source)
+    return txn
+
+
+def update(window: CardWindow | None, key: bytes | None, value: bytes | None, txn: dict,
+           source: Source) -> tuple[CardWindow, dict | DeadLetter]:
+    """Add a checked transaction to its card's window: (the window, features or `late`)."""
     window = window or CardWindow(txn["card_id"])
     features = window.update(txn)
     if features is None:
@@ -76,6 +94,15 @@ def handle(window: CardWindow | None, key: bytes | None, value: bytes | None, so
                  f"{window.clock_ms - WINDOW_1H_MS} for {txn['card_id']}: outside every window")
         return window, DeadLetter(key, value, "late", error, source)
     return window, features
+
+
+def handle(window: CardWindow | None, key: bytes | None, value: bytes | None, source: Source,
+           decode: Callable[[bytes], dict]) -> tuple[CardWindow | None, dict | DeadLetter]:
+    """`check`, then `update`: one message in, (the card's window, features or dead letter) out."""
+    checked = check(key, value, source, decode)
+    if isinstance(checked, DeadLetter):
+        return window, checked
+    return update(window, key, value, checked, source)
 
 
 @dataclass(frozen=True)
@@ -105,11 +132,19 @@ class Outputs:
         return f"features:{self.input}{self.tag}:"
 
     def create_topics(self) -> None:
-        """Output topics with the input's partition count, so keys keep their partition."""
+        """Output topics with the input's partition count, so keys keep their partition.
+
+        The broker stamps each feature record with the time it was appended
+        (LogAppendTime), whatever the engine sets: the moment a feature became
+        available, which end-to-end latency is measured to.
+        """
         partitions = int(topics.describe(self.input)["partitions"])
-        for name in (self.features, self.dlq):
-            if name not in topics.list_topics():
-                topics.create_topic(name, partitions=partitions)
+        existing = topics.list_topics()
+        if self.features not in existing:
+            topics.create_topic(self.features, partitions=partitions,
+                                config={"message.timestamp.type": "LogAppendTime"})
+        if self.dlq not in existing:
+            topics.create_topic(self.dlq, partitions=partitions)
 
 
 @dataclass(frozen=True)

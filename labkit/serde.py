@@ -13,8 +13,7 @@ import io
 import json
 import re
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
 from confluent_kafka.schema_registry import SchemaRegistryClient
@@ -46,7 +45,6 @@ __all__ = [
 
 MAGIC_BYTE = 0  # first byte of every Confluent-framed message; then a 4-byte schema id
 HEADER_SIZE = 5
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class DecodeError(LabError):
@@ -111,9 +109,27 @@ def encode_avro(record: dict, schema: str = "transactions.v1") -> bytes:
     return out.getvalue()
 
 
-def _epoch_ms(value: Any) -> Any:
-    # Avro hands a timestamp-millis back as a datetime; records use epoch ms.
-    return (value - EPOCH) // timedelta(milliseconds=1) if isinstance(value, datetime) else value
+def _plain(avro_type: Any) -> Any:
+    """The schema without logical types, which change how values are returned, never the bytes.
+
+    Records use epoch milliseconds; with `timestamp-millis` fastavro would build a
+    datetime per message that the lab would only turn back into an int.
+    """
+    if isinstance(avro_type, list):
+        return [_plain(branch) for branch in avro_type]
+    if not isinstance(avro_type, dict):
+        return avro_type
+    return {key: _plain(value) for key, value in avro_type.items() if key != "logicalType"}
+
+
+def reading_schema(schema: dict) -> dict:
+    """A schema (as JSON) parsed for decoding into lab records: timestamps stay epoch ms."""
+    return parse_schema(_plain(schema))
+
+
+@cache
+def _named_reading_schema(name: str) -> dict:
+    return reading_schema(schemas.load(name))
 
 
 def decode_avro(value: bytes, schema: str = "transactions.v1", *,
@@ -123,7 +139,8 @@ def decode_avro(value: bytes, schema: str = "transactions.v1", *,
     With `reader`, Avro's schema resolution reshapes the record to that schema
     (defaults for fields the writer lacked, writer-only fields dropped).
     """
-    return _read_avro(value, schemas.parsed(schema), reader and schemas.parsed(reader), fix=(
+    return _read_avro(value, _named_reading_schema(schema),
+                      reader and _named_reading_schema(reader), fix=(
         "check the producer writes schemaless Avro with this schema; if the bytes start "
         "with 0x00 and an id, use ConfluentDecoder."))
 
@@ -149,7 +166,7 @@ def _read_avro(body: bytes, writer_schema: dict, reader_schema: dict | None = No
     if buffer.tell() != len(body):
         raise DecodeError(f"{len(body) - buffer.tell()} byte(s) left over after the record: "
                           "the writer used another schema or a header", raw, fix)
-    return {name: _epoch_ms(field) for name, field in record.items()}
+    return record
 
 
 # -- where each byte comes from (the hex-dump pictures of notebook 01) ---------------
@@ -217,21 +234,33 @@ class ConfluentDecoder:
     def __init__(self, registry: SchemaRegistryClient | None = None, *,
                  reader: str | None = None) -> None:
         self.registry = registry or registry_client()
-        self.reader_schema = reader and schemas.parsed(reader)
+        self.reader_schema = reader and _named_reading_schema(reader)
         self._schemas: dict[int, dict] = {}
+        # Ids the registry does not know, remembered too: a flood of messages with a bogus
+        # id must not become one registry request per message.
+        self._missing: dict[int, str] = {}
 
     def writer_schema(self, schema_id: int, value: bytes = b"") -> dict:
+        if schema_id in self._missing:
+            raise self._unknown(schema_id, value)
         if schema_id not in self._schemas:
             try:
                 found = self.registry.get_schema(schema_id)
             except SchemaRegistryError as exc:
-                raise DecodeError(
-                    f"schema id {schema_id} is not in the registry ({exc.error_message})", value,
-                    "the message was written against another registry, or the registry was "
-                    "reset (`labkit stack reset`) after it was produced; re-produce it.",
-                ) from None
-            self._schemas[schema_id] = parse_schema(json.loads(found.schema_str))
+                if exc.http_status_code != 404:  # a registry in trouble may know it later
+                    raise DecodeError(f"the registry failed to look up schema id {schema_id} "
+                                      f"({exc.error_message})", value,
+                                      "check the registry with `labkit stack status`.") from None
+                self._missing[schema_id] = exc.error_message
+                raise self._unknown(schema_id, value) from None
+            self._schemas[schema_id] = reading_schema(json.loads(found.schema_str))
         return self._schemas[schema_id]
+
+    def _unknown(self, schema_id: int, value: bytes) -> DecodeError:
+        return DecodeError(
+            f"schema id {schema_id} is not in the registry ({self._missing[schema_id]})", value,
+            "the message was written against another registry, or the registry was "
+            "reset (`labkit stack reset`) after it was produced; re-produce it.")
 
     def __call__(self, value: bytes) -> dict:
         if len(value) < HEADER_SIZE:

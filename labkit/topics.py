@@ -19,8 +19,8 @@ from . import clients
 from .errors import LabError
 from .settings import get_settings
 
-__all__ = ["Deliveries", "Record", "count", "create_topic", "describe", "fresh_topic",
-           "list_topics", "produce", "read", "run_id"]
+__all__ = ["Deliveries", "Record", "committed", "count", "create_topic", "describe", "fresh_topic",
+           "list_topics", "partition_counts", "produce", "read", "run_id"]
 
 
 @dataclass(frozen=True)
@@ -46,11 +46,15 @@ def run_id() -> str:
     return f"run{uuid.uuid4().hex[:8]}"
 
 
-def create_topic(name: str, *, partitions: int = 1, timeout_s: float = 15.0) -> str:
-    """Create `name` (replication factor 1: the lab has one broker) and wait until it exists."""
+def create_topic(name: str, *, partitions: int = 1, config: dict[str, str] | None = None,
+                 timeout_s: float = 15.0) -> str:
+    """Create `name` (replication factor 1: the lab has one broker) and wait until it exists.
+
+    `config` holds topic settings, e.g. {"message.timestamp.type": "LogAppendTime"}.
+    """
     admin = clients.admin()  # keep a reference: the request dies with its client
     futures = admin.create_topics(
-        [NewTopic(name, num_partitions=partitions, replication_factor=1)],
+        [NewTopic(name, num_partitions=partitions, replication_factor=1, config=config or {})],
         operation_timeout=timeout_s, request_timeout=timeout_s)
     try:
         futures[name].result(timeout=timeout_s)
@@ -100,16 +104,35 @@ def _watermarks(consumer, topic: str, timeout_s: float) -> dict[int, tuple[int, 
             for p in sorted(meta.partitions)}
 
 
-def count(topic: str, *, timeout_s: float = 10.0) -> int:
-    """How many messages the topic holds now (end minus start offset, summed over partitions)."""
+def partition_counts(topic: str, *, timeout_s: float = 10.0) -> dict[int, int]:
+    """partition -> how many messages it holds now (end minus start offset)."""
     consumer = clients.consumer()
     try:
-        marks = _watermarks(consumer, topic, timeout_s).values()
+        marks = _watermarks(consumer, topic, timeout_s)
     except KafkaException as exc:
         raise _unreachable(exc) from None
     finally:
         consumer.close()
-    return sum(high - low for low, high in marks)
+    return {partition: high - low for partition, (low, high) in marks.items()}
+
+
+def count(topic: str, *, timeout_s: float = 10.0) -> int:
+    """How many messages the topic holds now, summed over its partitions."""
+    return sum(partition_counts(topic, timeout_s=timeout_s).values())
+
+
+def committed(topic: str, group: str, *, timeout_s: float = 10.0) -> int:
+    """How many of the topic's messages `group` has committed as processed (0 if none)."""
+    consumer = clients.consumer(group_id=group)
+    try:
+        partitions = _watermarks(consumer, topic, timeout_s)
+        offsets = consumer.committed([TopicPartition(topic, p) for p in partitions],
+                                     timeout=timeout_s)
+    except KafkaException as exc:
+        raise _unreachable(exc) from None
+    finally:
+        consumer.close()
+    return sum(tp.offset - partitions[tp.partition][0] for tp in offsets if tp.offset >= 0)
 
 
 class Deliveries:
@@ -126,10 +149,19 @@ class Deliveries:
 
     def send(self, topic: str, key: bytes | None, value: bytes | None,
              headers: dict[str, bytes] | None = None) -> None:
-        self.producer.produce(topic, key=key, value=value, headers=headers,
-                              on_delivery=self._on_delivery)
-        self.producer.poll(0)
+        try:
+            self.producer.produce(topic, key=key, value=value, headers=headers,
+                                  on_delivery=self._on_delivery)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.MSG_SIZE_TOO_LARGE:
+                raise
+            raise LabError(f"A {len(value or b''):,}-byte message to {topic!r} is too large for "
+                           "Kafka (message.max.bytes, about 1 MB).",
+                           "shrink or split the value; the engines dead-letter anything above "
+                           "processing.MAX_VALUE_BYTES anyway.") from None
         self.sent += 1
+        if self.sent % 1000 == 0:  # serve delivery reports now and then, not per message
+            self.producer.poll(0)
 
     def confirm(self, *, timeout_s: float = 30.0, what: str = "messages") -> None:
         """Wait for every acknowledgement; raise a LabError if any message was not delivered."""

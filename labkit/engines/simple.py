@@ -1,51 +1,93 @@
-"""The simple engine: a confluent-kafka consumer loop with state in a dict.
+"""The simple engine: a confluent-kafka consumer loop with the card windows in a dict.
 
-Per batch: consume, `processing.handle` each message, produce feature records
-and dead letters, write the newest features per card to Redis (pipelined),
-wait for every acknowledgement, and only then commit the consumer offsets — so
-a crash mid-batch re-reads the batch instead of losing it (at-least-once).
-The card windows live in this process's memory, though: after a restart they
-start empty and the replayed batch appears twice in the output topics.
+Every batch goes through the same stages, in this order (given a `Stopwatch`,
+each is timed: the benchmark's per-stage breakdown):
+
+    consume   whatever is queued, up to `batch_size` messages (at least one)
+    decode    `processing.check` each message: size, Avro, key, amount
+    features  `processing.update` each card's window
+    produce   encode the feature records; send them and the dead letters
+    redis     write each card's newest record, one pipeline (retried while Redis is down)
+    commit    wait for every acknowledgement, then commit the offsets
+
+Committing last makes the engine at-least-once: a crash or an outage before
+the commit re-reads the batch, so output records may repeat but none is lost,
+and Redis keeps each card's newest `feature_ts` however often one repeats.
+
+The windows live in this process's memory, so on start the engine rebuilds
+them before it processes anything (`rebuild`): it replays what its group has
+already processed into the windows, emitting nothing, starting where the
+broker's `offsets_for_times` puts `REBUILD_HORIZON_MS` of ingestion time
+before the last processed message. Without that, the first features after a
+restart come from empty windows (notebook 06 shows both).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
+from functools import partial
+from typing import Any, TypeVar
 
-from confluent_kafka import KafkaError, KafkaException, TopicPartition
+import redis as redis_py
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 from rich.progress import Progress
 
 from .. import clients, serde
 from ..errors import LabError
-from ..features import CardWindow
-from ..processing import DeadLetter, Outputs, RunReport, Source, handle, reconcile
+from ..features import WINDOW_1H_MS, CardWindow
+from ..instruments import Latencies, Stopwatch
+from ..processing import DeadLetter, Outputs, RunReport, Source, check, reconcile, update
 from ..sinks import RedisFeatureSink
 from ..topics import Deliveries
 
-__all__ = ["run"]
+__all__ = ["REBUILD_HORIZON_MS", "decode_only", "run"]
 
+# The 1-hour window plus an hour of lateness: events older than that (in ingestion time)
+# cannot be in a window any more if events are ingested within an hour of happening.
+REBUILD_HORIZON_MS = 2 * WINDOW_1H_MS
+# How long an outage (Kafka coordinator or broker, Redis) may last before the run gives up.
+OUTAGE_TIMEOUT_S = 120.0
+# Consumer events that only report a broker being away; librdkafka reconnects by itself.
 TRANSIENT = {KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
-             KafkaError.COORDINATOR_NOT_AVAILABLE}
+             KafkaError.COORDINATOR_NOT_AVAILABLE, KafkaError._TRANSPORT,
+             KafkaError._ALL_BROKERS_DOWN}
+
+T = TypeVar("T")
+Windows = dict[bytes | None, CardWindow]
+Checked = tuple[bytes | None, bytes | None, Source, dict | DeadLetter]  # key, value, source, ...
 
 
-def _retrying(call, what: str, *, timeout_s: float = 30.0):
-    """`call()`, retried while Kafka reports a retriable error (a group coordinator still
-    loading on a freshly started broker answers NOT_COORDINATOR for a few seconds)."""
-    deadline = time.monotonic() + timeout_s
+def _transient(exc: Exception) -> bool:
+    if isinstance(exc, KafkaException):
+        return exc.args[0].retriable() or exc.args[0].code() in TRANSIENT
+    return isinstance(exc, redis_py.ConnectionError | redis_py.TimeoutError)
+
+
+def _retrying(call: Callable[[], T], what: str) -> T:
+    """`call()`, retried with backoff (0.1 s doubling to 2 s) while the failure is transient.
+
+    A freshly started broker answers NOT_COORDINATOR for a few seconds; a
+    restarting broker or Redis refuses connections for a few more. Past
+    `OUTAGE_TIMEOUT_S` the run stops with a LabError, before committing.
+    """
+    deadline = time.monotonic() + OUTAGE_TIMEOUT_S
+    delay = 0.1
     while True:
         try:
             return call()
-        except KafkaException as exc:
-            error = exc.args[0]
-            transient = error.retriable() or error.code() in TRANSIENT
-            if not transient or time.monotonic() > deadline:
-                raise LabError(f"{what} failed: {error.str()}",
-                               "check the stack with `labkit stack status`.") from None
-            time.sleep(0.5)
+        except (KafkaException, redis_py.RedisError) as exc:
+            if not _transient(exc) or time.monotonic() + delay > deadline:
+                raise LabError(f"{what} failed: {exc}",
+                               "check the stack with `labkit stack status`; offsets were not "
+                               "committed, so a restart re-reads the batch.") from None
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
 
 
-def _assign(consumer, topic: str, *, from_beginning: bool) -> dict[int, tuple[int, int]]:
-    """Assign every partition at the group's committed offset (else its start or end).
+def _assign(consumer: Consumer, topic: str, partitions: list[int] | None, *,
+            from_beginning: bool) -> dict[int, tuple[int, int]]:
+    """Assign the partitions at the group's committed offsets (else their start or end).
 
     Returns partition -> (start offset, end offset now): the bounds of a bounded run.
     """
@@ -53,8 +95,12 @@ def _assign(consumer, topic: str, *, from_beginning: bool) -> dict[int, tuple[in
     if meta.error is not None:
         raise LabError(f"Cannot read topic {topic!r}: {meta.error.str()}",
                        "check the name with `lk.topics.list_topics()`.")
+    chosen = sorted(meta.partitions) if partitions is None else sorted(partitions)
+    if unknown := set(chosen) - set(meta.partitions):
+        raise LabError(f"Topic {topic!r} has no partition {sorted(unknown)}.",
+                       f"pick from 0..{len(meta.partitions) - 1}.")
     bounds = {}
-    wanted = [TopicPartition(topic, p) for p in sorted(meta.partitions)]
+    wanted = [TopicPartition(topic, p) for p in chosen]
     for tp in _retrying(lambda: consumer.committed(wanted, timeout=10),
                         f"reading the group's committed offsets on {topic!r}"):
         low, high = consumer.get_watermark_offsets(tp, timeout=10)
@@ -64,11 +110,121 @@ def _assign(consumer, topic: str, *, from_beginning: bool) -> dict[int, tuple[in
     return bounds
 
 
-def run(topic: str, *, group: str | None = None, tag: str = "", from_beginning: bool = True,
-        until_end: bool = True, batch_size: int = 500, idle_timeout_s: float = 30.0,
-        progress: bool = False) -> RunReport:
-    """Process `topic` and return the reconciliation; with `until_end`, stop at the end
-    offsets seen at start (otherwise after `idle_timeout_s` without messages)."""
+def _usable(msg: Message) -> bool:
+    """True for a record; False for a transient broker event; LabError for anything else."""
+    error = msg.error()
+    if error is None:
+        return True
+    if error.retriable() or error.code() in TRANSIENT:
+        return False
+    raise LabError(f"Consuming {msg.topic()!r} failed: {error.str()}",
+                   "check the stack with `labkit stack status`.")
+
+
+def _batches(consumer: Consumer, bounds: dict[int, tuple[int, int]], *, until_end: bool,
+             max_messages: int | None, batch_size: int,
+             idle_timeout_s: float) -> Iterator[list[Message]]:
+    """Batches of records until every partition reaches its end bound (with `until_end`),
+    `max_messages` were read, or nothing arrives for `idle_timeout_s`.
+
+    Wait for one message, then take whatever else is already fetched: under
+    light load batches stay small (low latency), under heavy load they fill.
+    """
+    next_offset = {partition: start for partition, (start, _) in bounds.items()}
+    read = 0
+    idle_since = time.monotonic()
+    while not (until_end and all(next_offset[p] >= end for p, (_, end) in bounds.items())):
+        if max_messages is not None and read >= max_messages:
+            return
+        batch = consumer.consume(1, timeout=0.5)
+        if batch:
+            batch += consumer.consume(batch_size - 1, timeout=0)
+        batch = [msg for msg in batch if _usable(msg)]
+        if not batch:
+            if time.monotonic() - idle_since > idle_timeout_s:
+                return
+            continue
+        idle_since = time.monotonic()
+        for msg in batch:
+            next_offset[msg.partition()] = msg.offset() + 1
+        read += len(batch)
+        yield batch
+
+
+def _decode(batch: list[Message], decode: Callable[[bytes], dict]) -> list[Checked]:
+    checked = []
+    for msg in batch:
+        key, value = msg.key(), msg.value()
+        source = Source(msg.topic(), msg.partition(), msg.offset())
+        checked.append((key, value, source, check(key, value, source, decode)))
+    return checked
+
+
+def _update(checked: list[Checked], windows: Windows) -> tuple[list[Any], list[DeadLetter]]:
+    """Feature records (key, record) and dead letters of one batch, in message order."""
+    features, letters = [], []
+    for key, value, source, txn in checked:
+        if isinstance(txn, DeadLetter):
+            letters.append(txn)
+            continue
+        windows[key], out = update(windows.get(key), key, value, txn, source)
+        if isinstance(out, DeadLetter):
+            letters.append(out)
+        else:
+            features.append((key, out))
+    return features, letters
+
+
+def _rebuild(topic: str, bounds: dict[int, tuple[int, int]],
+             decode: Callable[[bytes], dict]) -> Windows:
+    """The card windows as they were at the committed offsets, replayed from Kafka."""
+    windows: Windows = {}
+    replayer = clients.consumer()
+    try:
+        replay = {}
+        for partition, (committed, _) in bounds.items():
+            low, _high = replayer.get_watermark_offsets(TopicPartition(topic, partition),
+                                                        timeout=10)
+            if committed > low:
+                replay[partition] = (_replay_start(replayer, topic, partition, committed, low),
+                                     committed)
+        if replay:
+            replayer.assign([TopicPartition(topic, p, start) for p, (start, _) in replay.items()])
+            for batch in _batches(replayer, replay, until_end=True, max_messages=None,
+                                  batch_size=5000, idle_timeout_s=30.0):
+                # A batch can run past the committed offset: those are not processed yet.
+                done = [msg for msg in batch if msg.offset() < replay[msg.partition()][1]]
+                _update(_decode(done, decode), windows)
+    finally:
+        replayer.close()
+    return windows
+
+
+def _replay_start(consumer: Consumer, topic: str, partition: int, committed: int,
+                  low: int) -> int:
+    """The first offset whose ingestion time is within the horizon of the last processed one."""
+    last = TopicPartition(topic, partition, committed - 1)
+    consumer.assign([last])
+    found = consumer.consume(1, timeout=10)
+    if not found or found[0].error() is not None:
+        return low
+    horizon_start = found[0].timestamp()[1] - REBUILD_HORIZON_MS
+    located = consumer.offsets_for_times([TopicPartition(topic, partition, horizon_start)],
+                                         timeout=10)[0]
+    return max(low, located.offset) if located.offset >= 0 else low
+
+
+def run(topic: str, *, group: str | None = None, tag: str = "",
+        partitions: list[int] | None = None, from_beginning: bool = True,
+        until_end: bool = True, max_messages: int | None = None, batch_size: int = 2000,
+        idle_timeout_s: float = OUTAGE_TIMEOUT_S, rebuild: bool = True, progress: bool = False,
+        stopwatch: Stopwatch | None = None, latencies: Latencies | None = None) -> RunReport:
+    """Process `topic` (or just `partitions` of it) and return the reconciliation.
+
+    With `until_end`, stop at the end offsets seen at start; else after
+    `max_messages`, or `idle_timeout_s` without messages. Several processes
+    can share a topic in one group by taking disjoint `partitions`.
+    """
     outputs = Outputs(topic, tag)
     outputs.create_topics()
     encode = serde.make_encoder("confluent", schema="features.v1", topic=outputs.features)
@@ -76,44 +232,64 @@ def run(topic: str, *, group: str | None = None, tag: str = "", from_beginning: 
     sink = RedisFeatureSink(key_prefix=outputs.redis_prefix)
     consumer = clients.consumer(group_id=group or outputs.group("simple"))
     deliveries = Deliveries()
-    windows: dict[bytes | None, CardWindow] = {}
-
+    stopwatch = stopwatch or Stopwatch()
     try:
-        bounds = _assign(consumer, topic, from_beginning=from_beginning)
-        next_offset = {partition: start for partition, (start, _) in bounds.items()}
-        total = sum(end - start for start, end in bounds.values())
+        bounds = _assign(consumer, topic, partitions, from_beginning=from_beginning)
+        windows = _rebuild(topic, bounds, decode) if rebuild else {}
+        total = max_messages or sum(end - start for start, end in bounds.values())
         with Progress(disable=not progress) as bar:
             task = bar.add_task(f"simple engine on {topic}", total=total)
-            idle_since = time.monotonic()
-            while not (until_end and all(next_offset[p] >= end
-                                         for p, (_, end) in bounds.items())):
-                batch = consumer.consume(batch_size, timeout=1.0)
-                if not batch:
-                    if time.monotonic() - idle_since > idle_timeout_s:
-                        break
-                    continue
-                idle_since = time.monotonic()
-                features = []
-                for msg in batch:
-                    if msg.error() is not None:
-                        raise LabError(f"Consuming {topic!r} failed: {msg.error().str()}",
-                                       "check the stack with `labkit stack status`.")
-                    key = msg.key()
-                    source = Source(msg.topic(), msg.partition(), msg.offset())
-                    next_offset[msg.partition()] = msg.offset() + 1
-                    window, out = handle(windows.get(key), key, msg.value(), source, decode)
-                    if window is not None:
-                        windows[key] = window
-                    if isinstance(out, DeadLetter):
-                        deliveries.send(outputs.dlq, out.key, out.value, out.headers())
-                    else:
-                        features.append(out)
-                        deliveries.send(outputs.features, key, encode(out))
-                sink.write_latest(features)
+            stopwatch.start()
+            for batch in _batches(consumer, bounds, until_end=until_end,
+                                  max_messages=max_messages, batch_size=batch_size,
+                                  idle_timeout_s=idle_timeout_s):
+                stopwatch.lap("consume")
+                received_s = time.time()
+                checked = _decode(batch, decode)
+                stopwatch.lap("decode")
+                features, letters = _update(checked, windows)
+                stopwatch.lap("features")
+                for key, record in features:
+                    deliveries.send(outputs.features, key, encode(record))
+                for letter in letters:
+                    deliveries.send(outputs.dlq, letter.key, letter.value, letter.headers())
+                stopwatch.lap("produce")
+                _retrying(partial(sink.write_latest, [record for _, record in features]),
+                          "writing features to Redis")
+                if latencies is not None:
+                    latencies.record(received_s, [msg.timestamp()[1] for msg in batch])
+                stopwatch.lap("redis")
                 # Raises before the commit below: an unacknowledged batch is re-read.
-                deliveries.confirm(what="feature records and dead letters")
+                deliveries.confirm(timeout_s=OUTAGE_TIMEOUT_S,
+                                   what="feature records and dead letters")
                 _retrying(lambda: consumer.commit(asynchronous=False), "committing offsets")
+                stopwatch.lap("commit")
                 bar.advance(task, len(batch))
     finally:
         consumer.close()
     return reconcile("simple", outputs)
+
+
+def decode_only(topic: str, *, partitions: list[int] | None = None, batch_size: int = 2000,
+                stopwatch: Stopwatch | None = None) -> int:
+    """The ceiling a Python engine is measured against: this engine's own consume loop and
+    decode stage, with nothing after them (no features, no outputs, no commits).
+
+    Reads `topic` from the beginning to its end offsets; returns how many messages it read.
+    """
+    decode = serde.ConfluentDecoder()
+    consumer = clients.consumer()  # a fresh group: read everything, commit nothing
+    stopwatch = stopwatch or Stopwatch()
+    read = 0
+    try:
+        bounds = _assign(consumer, topic, partitions, from_beginning=True)
+        stopwatch.start()
+        for batch in _batches(consumer, bounds, until_end=True, max_messages=None,
+                              batch_size=batch_size, idle_timeout_s=30.0):
+            stopwatch.lap("consume")
+            _decode(batch, decode)
+            stopwatch.lap("decode")
+            read += len(batch)
+    finally:
+        consumer.close()
+    return read

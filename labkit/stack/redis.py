@@ -1,4 +1,4 @@
-"""Redis: Debian's real `redis-server`, in memory only."""
+"""Redis: Debian's real `redis-server`, with an append-only file under .lab/data."""
 
 from __future__ import annotations
 
@@ -44,8 +44,9 @@ class Redis(Service):
         host, port = settings.host_port("redis")
         argv = [shutil.which("redis-server") or "redis-server",
                 "--bind", host, "--port", str(port),
-                # Features are recomputed from Kafka; the lab never needs them on disk.
-                "--save", "", "--appendonly", "no",
+                # An append-only file, flushed every second, so features survive a Redis
+                # restart (notebook 06 stops Redis mid-run); no RDB snapshots on top.
+                "--save", "", "--appendonly", "yes", "--appendfsync", "everysec",
                 "--daemonize", "no", "--dir", str(settings.data_dir)]
         return [Launch("redis", argv, settings.log_dir / "redis.log")]
 

@@ -1,0 +1,264 @@
+"""Benchmarks: bounded, seeded workloads on the live stack, each measured into a `Result`.
+
+What each engine name measures (on a topic produced beforehand, so producing
+is never part of the time):
+
+    ceiling    the simple engine's consume loop and decoder with nothing after
+               them: the practical upper bound of a Python engine in this layout
+    simple     the simple engine end to end: Kafka -> features -> Redis + feature log
+    flink      the PyFlink DataStream job (mini-cluster, or the standalone cluster)
+    flink-sql  the Table API variant: the windowed aggregates computed in the JVM
+
+`wall_s` is the whole call, start-up included (a Flink job spends seconds
+starting). `loop_s`, where the engine can tell, is the time spent in its
+message loop; `events_per_s` uses it when known, else `wall_s`. Numbers are
+this machine at this moment: for comparing engines within one run, never for
+asserting in tests.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from . import generate, topics
+from .errors import LabError
+from .instruments import Latencies, Stopwatch, percentiles
+from .processing import Outputs
+from .settings import get_settings
+
+__all__ = ["ENGINES", "SEED_CLAIMS", "Result", "latency", "run", "save", "scale_out", "suite",
+           "workload"]
+
+ENGINES = ("ceiling", "simple", "flink", "flink-sql")
+# Section "Performance Insights" of the seed write-up, in events per second.
+SEED_CLAIMS = {"simple": 10_000, "flink": 100_000}
+WORKLOAD_SHAPE = {"n_cards": 1000, "late_share": 0.01, "jitter_ms": 10 * 60 * 1000}
+
+
+@dataclass
+class Result:
+    """One benchmark run. `to_dict()` is what `labkit bench --json` prints."""
+
+    engine: str
+    events: int
+    wall_s: float
+    loop_s: float | None = None
+    partitions: int = 1
+    parallelism: int = 1
+    processes: int = 1
+    rate: float | None = None
+    stages_s: dict[str, float] = field(default_factory=dict)
+    latency_ms: dict[str, dict[str, float]] = field(default_factory=dict)
+    started_at: float = 0.0  # epoch seconds when the message loop began (scale-out sums)
+    finished_at: float = 0.0
+    latencies: Latencies | None = field(default=None, repr=False)
+
+    @property
+    def events_per_s(self) -> float:
+        return self.events / (self.loop_s or self.wall_s)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        del data["latencies"]
+        data["events_per_s"] = round(self.events_per_s)
+        return data
+
+
+def workload(events: int, *, partitions: int = 2, seed: int = generate.LAB_SEED,
+             progress: bool = False) -> str:
+    """A fresh topic holding `events` seeded Confluent-Avro transactions over 1,000 cards."""
+    topic = topics.fresh_topic(f"bench-{events}", partitions=partitions)
+    generate.produce(topic, events, seed=seed, fmt="confluent", progress=progress,
+                     **WORKLOAD_SHAPE)
+    return topic
+
+
+def _stopwatch_result(engine: str, events: int, wall_s: float, stopwatch: Stopwatch,
+                      started_at: float, **extra) -> Result:
+    loop_s = sum(stopwatch.seconds.values())
+    return Result(engine, events, round(wall_s, 3), round(loop_s, 3),
+                  stages_s={stage: round(s, 3) for stage, s in stopwatch.seconds.items()},
+                  started_at=started_at, finished_at=time.time(), **extra)
+
+
+def _ceiling(topic: str, partitions: list[int] | None, tag: str, progress: bool) -> Result:
+    from .engines import simple
+
+    stopwatch, started_at, began = Stopwatch(), time.time(), time.perf_counter()
+    events = simple.decode_only(topic, partitions=partitions, stopwatch=stopwatch)
+    return _stopwatch_result("ceiling", events, time.perf_counter() - began, stopwatch,
+                             started_at)
+
+
+def _simple(topic: str, partitions: list[int] | None, tag: str, progress: bool) -> Result:
+    from .engines import simple
+
+    stopwatch, started_at, began = Stopwatch(), time.time(), time.perf_counter()
+    simple.run(topic, tag=tag, partitions=partitions, progress=progress, stopwatch=stopwatch)
+    wall_s = time.perf_counter() - began
+    events = _consumed(topic, partitions)
+    return _stopwatch_result("simple", events, wall_s, stopwatch, started_at)
+
+
+def _consumed(topic: str, partitions: list[int] | None) -> int:
+    """Messages in the topic's (chosen) partitions: what a bounded run processed."""
+    if partitions is None:
+        return topics.count(topic)
+    counts = topics.partition_counts(topic)
+    return sum(counts[partition] for partition in partitions)
+
+
+def _flink_runner(sql: bool) -> Callable[..., Result]:
+    def measure(topic: str, parallelism: int, cluster: bool, tag: str) -> Result:
+        if sql:
+            from .engines import flink_sql as engine
+        else:
+            from .engines import flink as engine
+        began = time.perf_counter()
+        engine.run(topic, tag=tag, parallelism=parallelism, cluster=cluster)
+        return Result("flink-sql" if sql else "flink", topics.count(topic),
+                      round(time.perf_counter() - began, 3), parallelism=parallelism)
+    return measure
+
+
+def run(engine: str, *, events: int | None = None, topic: str | None = None,
+        partitions: int = 2, only: list[int] | None = None, parallelism: int = 1,
+        cluster: bool = False, tag: str | None = None, progress: bool = False) -> Result:
+    """Benchmark one engine on `topic` (or a fresh workload of `events` on `partitions`).
+
+    `only` restricts the simple engine / ceiling to some partitions (one scale-out
+    process); `parallelism` and `cluster` are for the Flink engines.
+    """
+    if engine not in ENGINES:
+        raise LabError(f"Unknown engine {engine!r}.", f"use one of: {', '.join(ENGINES)}.")
+    if topic is None:
+        if not events:
+            raise LabError("Nothing to benchmark.", "pass events=N (or --events N), or a topic.")
+        topic = workload(events, partitions=partitions, progress=progress)
+    tag = f".bench-{engine}-p{parallelism}" if tag is None else tag
+    if engine in ("flink", "flink-sql"):
+        result = _flink_runner(engine == "flink-sql")(topic, parallelism, cluster, tag)
+    else:
+        result = (_ceiling if engine == "ceiling" else _simple)(topic, only, tag, progress)
+    result.partitions = int(topics.describe(topic)["partitions"])
+    return result
+
+
+def scale_out(topic: str, *, processes: int = 2) -> Result:
+    """`processes` simple engines in one consumer group, each on its share of the partitions.
+
+    Each is a separate `labkit bench` process (Python runs one thread at a time,
+    so more engines means more processes). Throughput counts from the first
+    loop's start to the last loop's end, so process start-up is excluded.
+    """
+    partitions = int(topics.describe(topic)["partitions"])
+    if partitions < processes:
+        raise LabError(f"{topic!r} has {partitions} partition(s) for {processes} processes.",
+                       "give the workload at least one partition per process.")
+    tag = f".bench-scale-{processes}"
+    Outputs(topic, tag).create_topics()  # once, before the processes race to create them
+    began = time.perf_counter()
+    children = [subprocess.Popen(
+        [sys.executable, "-m", "labkit", "bench", "--engine", "simple", "--topic", topic,
+         "--only", ",".join(map(str, range(i, partitions, processes))), "--tag", tag, "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(processes)]
+    parts = [_child_result(child) for child in children]
+    first, last = min(p["started_at"] for p in parts), max(p["finished_at"] for p in parts)
+    return Result("simple", sum(p["events"] for p in parts), round(time.perf_counter() - began, 3),
+                  round(last - first, 3), partitions=partitions, processes=processes,
+                  started_at=first, finished_at=last)
+
+
+def _child_result(child: subprocess.Popen) -> dict:
+    out, err = child.communicate()
+    if child.returncode != 0:
+        raise LabError(f"A benchmark process failed (exit {child.returncode}): "
+                       f"{err.strip()[-500:]}", "run the same `labkit bench` command by hand.")
+    return json.loads(out)
+
+
+def latency(*, rate: float = 5_000, seconds: float = 6, partitions: int = 2) -> Result:
+    """The simple engine under a steady offered load of `rate` events/s from another process.
+
+    The engine starts first and waits; then a `labkit generate --rate` process
+    sends `rate * seconds` events. The first second is warm-up (connections,
+    first fetches) and is left out of the percentiles.
+    """
+    from .engines import simple
+
+    events = int(rate * seconds)
+    topic = topics.fresh_topic("bench-latency", partitions=partitions)
+    producer = subprocess.Popen(
+        [sys.executable, "-m", "labkit", "generate", "--topic", topic, "--count", str(events),
+         "--rate", str(rate), "--format", "confluent"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    latencies, stopwatch = Latencies(), Stopwatch()
+    started_at, began = time.time(), time.perf_counter()
+    try:
+        simple.run(topic, tag=".bench-latency", until_end=False, max_messages=events,
+                   stopwatch=stopwatch, latencies=latencies)
+    finally:
+        _, err = producer.communicate()
+    if producer.returncode != 0:
+        raise LabError(f"The load generator failed: {err.strip()[-500:]}",
+                       "run `labkit generate` by hand to see why.")
+    warm = int(rate)
+    steady = Latencies(latencies.processing_ms[warm:], latencies.end_to_end_ms[warm:])
+    result = _stopwatch_result("simple", len(latencies.processing_ms),
+                               time.perf_counter() - began, stopwatch, started_at,
+                               partitions=partitions, rate=rate, latencies=steady)
+    result.latency_ms = {"processing": percentiles(steady.processing_ms),
+                         "end_to_end": percentiles(steady.end_to_end_ms)}
+    return result
+
+
+def suite(*, sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000),
+          flink_sizes: tuple[int, ...] = (10_000, 100_000), partitions: int = 2,
+          progress: bool = False, report: Callable[[Result], None] = lambda _r: None
+          ) -> list[Result]:
+    """Every engine over growing workloads, Flink at parallelism 1 and 2, scale-out and latency.
+
+    One workload per size, shared by all engines (each writes its own outputs).
+    `report` sees each result as soon as it is measured.
+    """
+    results = []
+
+    def keep(result: Result) -> None:
+        results.append(result)
+        report(result)
+
+    for events in sizes:
+        topic = workload(events, partitions=partitions, progress=progress)
+        keep(run("ceiling", topic=topic))
+        keep(run("simple", topic=topic, progress=progress))
+        keep(scale_out(topic, processes=partitions))
+        if events in flink_sizes:
+            for engine in ("flink", "flink-sql"):
+                for parallelism in (1, 2):
+                    keep(run(engine, topic=topic, parallelism=parallelism))
+    keep(latency())
+    return results
+
+
+def save(results: list[Result], directory: Path | None = None) -> Path:
+    """Write results as JSON and CSV under `.lab/bench/<UTC time>/`; return the folder."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    folder = directory or get_settings().home / "bench" / stamp
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = [result.to_dict() for result in results]
+    (folder / "results.json").write_text(json.dumps(rows, indent=2))
+    columns = ["engine", "events", "partitions", "parallelism", "processes", "rate", "wall_s",
+               "loop_s", "events_per_s"]
+    with (folder / "results.csv").open("w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    return folder

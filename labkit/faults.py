@@ -1,0 +1,132 @@
+"""Breaking things on purpose: the failure lab's tools (notebook 06 and its tests).
+
+Every fault acts on a process labkit started and tracks by PID: an engine run
+in its own process (`start_engine`), or a service of the embedded stack
+(`stop_service`, then `start_service`). Nothing is ever found by name
+pattern, and a service labkit did not start is refused rather than guessed at.
+`Timeline` samples a run's progress in the background while a fault happens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+import pandas as pd
+from rich.console import Console
+
+from . import stack, topics
+from .errors import LabError
+from .processing import Outputs
+from .settings import get_settings
+from .stack import process
+
+__all__ = ["Timeline", "kill", "start_engine", "start_service", "stop_service",
+           "wait_for_progress"]
+
+
+def start_engine(topic: str, *, tag: str = "", rebuild: bool = True) -> subprocess.Popen:
+    """The simple engine on `topic` in a process of its own (so it can be SIGKILLed).
+
+    It uses the run's default group, so a second run with the same tag resumes it.
+    """
+    argv = [sys.executable, "-m", "labkit", "process", "--topic", topic, "--tag", tag,
+            "--engine", "simple", "--rebuild" if rebuild else "--no-rebuild"]
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def kill(engine: subprocess.Popen) -> int:
+    """SIGKILL: no shutdown hook, no last commit, exactly like a crashed host. Returns the code."""
+    engine.send_signal(signal.SIGKILL)
+    return engine.wait()
+
+
+def wait_for_progress(topic: str, group: str, at_least: int, *,
+                      engine: subprocess.Popen | None = None, timeout_s: float = 120.0) -> int:
+    """Block until `group` has committed at least `at_least` messages of `topic`.
+
+    Raises if `engine` exits first (so a fault is never injected after the run is
+    over without anyone noticing) or after `timeout_s`.
+    """
+    deadline = time.monotonic() + timeout_s
+    while (done := topics.committed(topic, group)) < at_least:
+        if engine is not None and engine.poll() is not None:
+            raise LabError(f"The engine exited (code {engine.returncode}) after {done:,} "
+                           f"messages, before reaching {at_least:,}.",
+                           f"its output: {engine.stdout.read() if engine.stdout else ''}")
+        if time.monotonic() > deadline:
+            raise LabError(f"{group} committed only {done:,} of {at_least:,} messages "
+                           f"within {timeout_s:.0f} s.", "check `labkit stack status`.")
+        time.sleep(0.05)
+    return done
+
+
+def stop_service(name: str) -> list[str]:
+    """Stop one service of the embedded stack (SIGTERM, by its tracked PIDs).
+
+    Returns the processes stopped. Refuses a service labkit did not start.
+    """
+    settings = get_settings()
+    names = [launch for launch in process.tracked_names(settings.run_dir)
+             if launch == name or launch.startswith(f"{name}-")]
+    running = [launch for launch in names if process.running_pid(launch, settings.run_dir)]
+    if not running:
+        raise LabError(f"labkit is not running {name!r}, so it will not stop it.",
+                       "start the embedded stack with `labkit stack up`.")
+    return stack.down(settings, only=running, console=Console(quiet=True))
+
+
+def start_service() -> list[str]:
+    """Start whatever part of the stack is down again, and wait until it is healthy."""
+    return stack.up(console=Console(quiet=True))
+
+
+@dataclass
+class Timeline:
+    """Samples a run's committed offsets and feature records written, every `every_s`.
+
+    Use as a context manager around a fault; `mark(label)` notes when something
+    happened; `frame()` is the samples as a DataFrame (seconds since start).
+    """
+
+    topic: str
+    group: str
+    outputs: Outputs
+    every_s: float = 0.25
+    samples: list[tuple[float, int, int]] = field(default_factory=list)
+    marks: list[tuple[float, str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._started = time.monotonic()
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            elapsed = time.monotonic() - self._started
+            # The broker itself may be what is down: then the plot shows a gap.
+            with contextlib.suppress(LabError):
+                self.samples.append((elapsed, topics.committed(self.topic, self.group),
+                                     topics.count(self.outputs.features)))
+            self._stop.wait(self.every_s)
+
+    def mark(self, label: str) -> None:
+        self.marks.append((time.monotonic() - self._started, label))
+
+    def __enter__(self) -> Timeline:
+        self._started = time.monotonic()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.samples, columns=["seconds", "committed", "feature_records"])
+

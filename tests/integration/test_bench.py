@@ -1,0 +1,51 @@
+"""`labkit bench` on the live stack: the shape of what it reports, never how fast it was."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import labkit as lk
+from labkit import bench
+
+pytestmark = pytest.mark.integration
+
+
+def _bench(*args: str) -> dict:
+    done = subprocess.run([sys.executable, "-m", "labkit", "bench", *args, "--json"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+@pytest.fixture(scope="module")
+def workload() -> str:
+    return bench.workload(4_000, partitions=2)
+
+
+def test_ceiling_and_simple_report_every_message_and_their_stages(workload):
+    ceiling = _bench("--engine", "ceiling", "--topic", workload)
+    simple = _bench("--engine", "simple", "--topic", workload)
+    assert (ceiling["events"], simple["events"]) == (4_000, 4_000)
+    assert set(ceiling["stages_s"]) == {"consume", "decode"}
+    assert set(simple["stages_s"]) == {"consume", "decode", "features", "produce", "redis",
+                                       "commit"}
+    for result in (ceiling, simple):
+        assert result["loop_s"] <= result["wall_s"]
+        assert result["events_per_s"] == round(result["events"] / result["loop_s"])
+
+
+def test_two_processes_share_the_partitions_and_every_message(workload):
+    result = bench.scale_out(workload, processes=2)
+    assert (result.events, result.processes, result.partitions) == (4_000, 2, 2)
+    report = lk.processing.reconcile("simple", lk.processing.Outputs(workload, ".bench-scale-2"))
+    assert report.balanced and report.input_messages == 4_000
+
+
+def test_a_latency_run_reports_ordered_percentiles():
+    result = _bench("--rate", "1000", "--events", "3000")
+    assert result["rate"] == 1000 and result["events"] == 3_000
+    for kind in ("processing", "end_to_end"):
+        found = result["latency_ms"][kind]
+        assert 0 <= found["p50"] <= found["p95"] <= found["p99"]

@@ -1,0 +1,301 @@
+"""Security properties of the lab: loopback-only servers, no shell commands, no secrets.
+
+Only the test marked `integration` needs the stack: it checks that every
+listening TCP socket of the embedded stack's processes (and their children) is
+bound to loopback, from /proc. The other tests run anywhere: the /proc parsing
+on sample text (so the live check can be seen to fail), a static scan of
+labkit/ for shell commands, and a scan of the repository's files for secrets.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import ipaddress
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from labkit.settings import REPO_ROOT, get_settings
+from labkit.stack import process
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+Listener = tuple[Address, int]
+
+# -- listening sockets, from /proc ------------------------------------------------
+
+TCP_LISTEN = "0A"  # the `st` column of /proc/net/tcp{,6}
+
+
+def _address(hex_text: str) -> Address:
+    """An address as /proc/net/tcp prints it: 32-bit words, each in host byte order."""
+    raw = bytes.fromhex(hex_text)
+    words = [raw[i:i + 4] for i in range(0, len(raw), 4)]
+    if sys.byteorder == "little":
+        words = [word[::-1] for word in words]
+    return ipaddress.ip_address(b"".join(words))
+
+
+def listeners(table: str) -> dict[int, Listener]:
+    """Socket inode -> (address, port) of every listening socket in a /proc/net/tcp{,6} text."""
+    found = {}
+    for line in table.splitlines()[1:]:  # the first line is the header
+        fields = line.split()
+        if fields[3] == TCP_LISTEN:
+            address, port = fields[1].split(":")
+            found[int(fields[9])] = (_address(address), int(port, 16))
+    return found
+
+
+def is_loopback(address: Address) -> bool:
+    """127.0.0.0/8 and ::1, and ::ffff:127.0.0.1, which is how a JVM binds 127.0.0.1."""
+    mapped = getattr(address, "ipv4_mapped", None)
+    return (mapped or address).is_loopback
+
+
+def exposed(sockets: dict[int, set[int]],
+            listening: dict[int, Listener]) -> list[tuple[int, Address, int]]:
+    """(pid, address, port) of each listening socket in `sockets` (pid -> socket inodes)
+    that is not bound to loopback."""
+    return [(pid, *listening[inode])
+            for pid, inodes in sorted(sockets.items()) for inode in sorted(inodes)
+            if inode in listening and not is_loopback(listening[inode][0])]
+
+
+def _parents() -> dict[int, int]:
+    """pid -> parent pid of every process now running."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):  # the process may exit while we look
+            # The command name (field 2) may hold spaces and ')': split after the last ')'.
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+    return parents
+
+
+def _stack_processes() -> dict[int, str]:
+    """pid -> launch name of every process of the embedded stack, children included
+    (a Flink TaskManager starts Python workers, for instance)."""
+    run_dir = get_settings().run_dir
+    owners = {pid: name for name in process.tracked_names(run_dir)
+              if (pid := process.running_pid(name, run_dir))}
+    parents, grew = _parents(), True
+    while grew:
+        children = {pid: owners[ppid] for pid, ppid in parents.items()
+                    if ppid in owners and pid not in owners}
+        owners.update(children)
+        grew = bool(children)
+    return owners
+
+
+def _socket_inodes(pid: int) -> set[int]:
+    """Inodes of the sockets `pid` has open (its fds link to 'socket:[inode]')."""
+    inodes = set()
+    with contextlib.suppress(OSError):  # the process may exit while we look
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):  # and close an fd meanwhile
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(int(target[len("socket:["):-1]))
+    return inodes
+
+
+@pytest.mark.integration
+def test_every_server_of_the_stack_listens_on_loopback_only():
+    owners = _stack_processes()
+    if not owners:
+        pytest.skip("no stack process was started by labkit here (an external stack?)")
+    listening = {**listeners(Path("/proc/net/tcp").read_text()),
+                 **listeners(Path("/proc/net/tcp6").read_text())}
+    sockets = {pid: _socket_inodes(pid) for pid in owners}
+    ports = {listening[inode][1] for inodes in sockets.values() for inode in inodes
+             if inode in listening}
+    # Guard against a vacuous pass: the services' own ports must have been found.
+    services = {name.split("-")[0] for name in owners.values()}
+    assert {get_settings().host_port(name)[1] for name in services} <= ports
+    wide = exposed(sockets, listening)
+    assert not wide, "listening beyond this machine: " + "; ".join(
+        f"{owners[pid]} (pid {pid}) on {address}:{port}" for pid, address, port in wide)
+
+
+# Lines as a little-endian kernel prints them (inode is the 10th field).
+TCP = """\
+  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:18EB 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 101 1
+   1: 00000000:07E8 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 102 1
+   2: 0100007F:B5DA 0100007F:1F91 01 00000000:00000000 00:00000000 00000000  1000        0 103 1
+"""
+TCP6 = """\
+  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0000000000000000FFFF00000100007F:2384 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 201 1
+   1: 00000000000000000000000001000000:1F91 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 202 1
+   2: 00000000000000000000000000000000:17E0 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 203 1
+"""  # noqa: E501 (the kernel's line length)
+little_endian = pytest.mark.skipif(sys.byteorder != "little",
+                                   reason="the sample lines are a little-endian kernel's")
+
+
+@little_endian
+def test_proc_net_tcp_lines_parse_to_addresses_and_ports():
+    assert listeners(TCP) == {101: (ipaddress.ip_address("127.0.0.1"), 6379),
+                              102: (ipaddress.ip_address("0.0.0.0"), 2024)}  # 103: connected
+    assert listeners(TCP6) == {201: (ipaddress.ip_address("::ffff:127.0.0.1"), 9092),
+                               202: (ipaddress.ip_address("::1"), 8081),
+                               203: (ipaddress.ip_address("::"), 6112)}
+
+
+@little_endian
+def test_a_wildcard_listener_of_a_stack_process_is_reported():
+    listening = {**listeners(TCP), **listeners(TCP6)}
+    sockets = {7: {101, 201, 202}, 8: {102, 103}, 9: {203}}
+    assert exposed(sockets, listening) == [(8, ipaddress.ip_address("0.0.0.0"), 2024),
+                                           (9, ipaddress.ip_address("::"), 6112)]
+    assert exposed({7: {101, 201, 202}}, listening) == []
+
+
+# -- no shell commands in labkit ----------------------------------------------------
+
+# Calls that hand a string to /bin/sh.
+SHELL_CALLS = {"os.system", "os.popen", "subprocess.getoutput", "subprocess.getstatusoutput"}
+SHELLS = {"sh", "bash", "zsh", "dash", "/bin/sh", "/bin/bash"}
+
+
+def _dotted(node: ast.expr, aliases: dict[str, str]) -> str:
+    """`os.system` for os.system(...), also when imported as `from os import system`."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return ""
+    return ".".join([aliases.get(node.id, node.id), *reversed(parts)])
+
+
+def _aliases(tree: ast.Module) -> dict[str, str]:
+    """Local name -> module path of every import (`from os import system as run` -> os.system)."""
+    aliases = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            aliases.update({a.asname or a.name: a.name for a in node.names})
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            aliases.update({a.asname or a.name: f"{node.module}.{a.name}" for a in node.names})
+    return aliases
+
+
+def _runs_a_shell(node: ast.AST, aliases: dict[str, str]) -> str:
+    """What about `node` runs a shell command ('' if nothing)."""
+    if isinstance(node, ast.Call):
+        if _dotted(node.func, aliases) in SHELL_CALLS:
+            return f"{_dotted(node.func, aliases)}()"
+        for keyword in node.keywords:
+            if keyword.arg == "shell" and not (isinstance(keyword.value, ast.Constant)
+                                               and keyword.value.value is False):
+                return "shell=" + ast.unparse(keyword.value)
+    if isinstance(node, ast.List | ast.Tuple) and node.elts:
+        words = [e.value if isinstance(e, ast.Constant) else None for e in node.elts]
+        if words[0] in SHELLS and "-c" in words:
+            return f"an argv running `{words[0]} -c`"
+    return ""
+
+
+def shell_uses(source: str, filename: str = "<source>") -> list[str]:
+    """'file:line: what' for every place `source` runs a command through a shell."""
+    tree = ast.parse(source, filename)
+    aliases = _aliases(tree)
+    return [f"{filename}:{node.lineno}: {what}" for node in ast.walk(tree)
+            if (what := _runs_a_shell(node, aliases))]
+
+
+def test_labkit_runs_no_command_through_a_shell():
+    # A shell would parse topic names, paths and settings as shell syntax.
+    found = [use for path in sorted((REPO_ROOT / "labkit").rglob("*.py"))
+             for use in shell_uses(path.read_text(), str(path.relative_to(REPO_ROOT)))]
+    assert found == []
+
+
+def test_the_shell_scan_finds_each_way_and_ignores_words():
+    source = '''
+import os
+import subprocess as sp
+from os import popen as p
+sp.run(cmd, shell=True)
+sp.Popen(cmd, shell=flag)
+os.system("ls")
+p("ls")
+sp.getoutput("ls")
+sp.run(["bash", "-c", "ls"])
+sp.run(["java", "-c", "conf"], shell=False)  # fine: no shell
+print("shell=True, os.system")  # fine: only words
+'''
+    assert [use.split(": ", 1)[1] for use in shell_uses(source)] == [
+        "shell=True", "shell=flag", "os.system()", "os.popen()", "subprocess.getoutput()",
+        "an argv running `bash -c`"]
+
+
+# -- no committed secrets -----------------------------------------------------------
+
+SECRET_PATTERNS = {
+    "a private key": re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"),
+    "an AWS access key id": re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
+    "a GitHub token": re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_\w{50,})"),
+    "a Slack token": re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}"),
+    "a Google API key": re.compile(r"\bAIza[\w-]{35}\b"),
+    "a password in a URL": re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s/:@\"']+:[^\s/@\"']+@"),
+    # A quoted literal of 6+ characters assigned to a password-like name; names and
+    # environment lookups (`password = os.environ[...]`) are not literals, so they pass.
+    "a hard-coded password": re.compile(
+        r"(?i)\b[\w.-]*(?:password|passwd|secret|api[_-]?key|access[_-]?token|auth[_-]?token)"
+        r"[\"']?\s*[:=]\s*[\"'][^\"'\s]{6,}[\"']"),
+}
+# (path, matched text) of reviewed false positives. Empty today: keep it that short.
+ALLOWED: set[tuple[str, str]] = set()
+
+
+def secrets_in(text: str) -> list[tuple[str, str]]:
+    """(what, matched text) for every secret-looking string in `text`."""
+    return [(what, match.group()) for what, pattern in SECRET_PATTERNS.items()
+            for match in pattern.finditer(text)]
+
+
+def _repository_files() -> list[str]:
+    """Committed files plus new ones not ignored: what the next commit could hold."""
+    if shutil.which("git") is None or not (REPO_ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    listing = subprocess.run(["git", "ls-files", "-z", "--cached", "--others",
+                              "--exclude-standard"], cwd=REPO_ROOT, capture_output=True,
+                             check=True)
+    return [name for name in listing.stdout.decode().split("\0") if name]
+
+
+def test_the_repository_holds_no_secrets():
+    found = [(name, what, text) for name in _repository_files()
+             if (REPO_ROOT / name).is_file()
+             for what, text in secrets_in((REPO_ROOT / name).read_text(errors="replace"))
+             if (name, text) not in ALLOWED]
+    assert found == []
+
+
+def test_the_secret_scan_finds_each_kind_and_ignores_words():
+    # Built from pieces, so this file itself holds no secret-looking string.
+    samples = {
+        "a private key": "-----BEGIN " + "RSA PRIVATE KEY-----",
+        "an AWS access key id": "AKIA" + "IOSFODNN7EXAMPLE",
+        "a GitHub token": "ghp_" + "a1" * 18,
+        "a Slack token": "xoxb-" + "1234567890-abc",
+        "a Google API key": "AIza" + "x" * 35,
+        "a password in a URL": "redis://lab:" + "s3cret@localhost:6379",
+        "a hard-coded password": "DB_PASSWORD = " + '"hunter22"',
+    }
+    for what, sample in samples.items():
+        assert what in {kind for kind, _ in secrets_in(f"x = {sample}\n")}, what
+    innocent = """
+    password = os.environ["LAB_REDIS_PASSWORD"]
+    "sasl.password": "",
+    token = next(tokens)  # the secret of a good lab: fresh topics
+    Redis at redis://127.0.0.1:6379/0 needs no password:
+    """
+    assert secrets_in(innocent) == []
