@@ -13,18 +13,14 @@ engine loads PyFlink only when it runs.
 Notebooks use it as `import labkit as lk` and call `lk.<module>.<function>`.
 """
 
+import importlib
+from types import ModuleType
+
 from . import (
-    bench,
     clients,
-    compat,
-    encodings,
     errors,
-    faults,
     features,
     generate,
-    instruments,
-    parity,
-    plots,
     processing,
     schemas,
     serde,
@@ -35,7 +31,20 @@ from . import (
 )
 from .errors import LabError
 
+# Modules that pull in pandas, numpy or matplotlib load on first use (`lk.plots`): every
+# PyFlink job's Python worker imports labkit, and matplotlib must not load inside Flink's
+# JVM (its C extension can deadlock there in thread mode), nor slow down a job's start.
+LAZY = ("bench", "compat", "encodings", "faults", "instruments", "parity", "plots")
+
 __all__ = ["LabError", "bench", "clients", "compat", "encodings", "errors", "faults", "features",
            "generate", "instruments", "parity", "plots", "processing", "schemas", "serde",
            "settings", "sinks", "stack", "topics"]
+
+
+def __getattr__(name: str) -> ModuleType:
+    if name in LAZY:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __version__ = "0.1.0"

@@ -55,6 +55,7 @@ class Result:
     parallelism: int = 1
     processes: int = 1
     rate: float | None = None
+    tag: str = ""  # where the run wrote: Outputs(topic, tag)
     stages_s: dict[str, float] = field(default_factory=dict)
     latency_ms: dict[str, dict[str, float]] = field(default_factory=dict)
     started_at: float = 0.0  # epoch seconds when the message loop began (scale-out sums)
@@ -143,12 +144,14 @@ def run(engine: str, *, events: int | None = None, topic: str | None = None,
         if not events:
             raise LabError("Nothing to benchmark.", "pass events=N (or --events N), or a topic.")
         topic = workload(events, partitions=partitions, progress=progress)
-    tag = f".bench-{engine}-p{parallelism}" if tag is None else tag
+    # A fresh tag is a fresh consumer group: the run starts at the beginning of the topic.
+    tag = f".{engine}-p{parallelism}-{topics.run_id()}" if tag is None else tag
     if engine in ("flink", "flink-sql"):
         result = _flink_runner(engine == "flink-sql")(topic, parallelism, cluster, tag)
     else:
         result = (_ceiling if engine == "ceiling" else _simple)(topic, only, tag, progress)
     result.partitions = int(topics.describe(topic)["partitions"])
+    result.tag = tag
     return result
 
 
@@ -163,7 +166,7 @@ def scale_out(topic: str, *, processes: int = 2) -> Result:
     if partitions < processes:
         raise LabError(f"{topic!r} has {partitions} partition(s) for {processes} processes.",
                        "give the workload at least one partition per process.")
-    tag = f".bench-scale-{processes}"
+    tag = f".scale-{processes}-{topics.run_id()}"
     Outputs(topic, tag).create_topics()  # once, before the processes race to create them
     began = time.perf_counter()
     children = [subprocess.Popen(
@@ -174,7 +177,7 @@ def scale_out(topic: str, *, processes: int = 2) -> Result:
     first, last = min(p["started_at"] for p in parts), max(p["finished_at"] for p in parts)
     return Result("simple", sum(p["events"] for p in parts), round(time.perf_counter() - began, 3),
                   round(last - first, 3), partitions=partitions, processes=processes,
-                  started_at=first, finished_at=last)
+                  tag=tag, started_at=first, finished_at=last)
 
 
 def _child_result(child: subprocess.Popen) -> dict:

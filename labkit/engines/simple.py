@@ -24,8 +24,10 @@ restart come from empty windows (notebook 06 shows both).
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import partial
 from typing import Any, TypeVar
 
@@ -214,9 +216,26 @@ def _replay_start(consumer: Consumer, topic: str, partition: int, committed: int
     return max(low, located.offset) if located.offset >= 0 else low
 
 
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Run the cyclic garbage collector less often while messages flow.
+
+    Each message allocates a few dozen short-lived objects; with the default
+    generation-0 threshold (700) the collector would scan the young objects
+    every 30 or so messages — measured here, about 20% of the engine's time.
+    None of these objects form cycles, so reference counting frees them anyway.
+    """
+    before = gc.get_threshold()
+    gc.set_threshold(100_000, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
 def run(topic: str, *, group: str | None = None, tag: str = "",
         partitions: list[int] | None = None, from_beginning: bool = True,
-        until_end: bool = True, max_messages: int | None = None, batch_size: int = 2000,
+        until_end: bool = True, max_messages: int | None = None, batch_size: int = 10_000,
         idle_timeout_s: float = OUTAGE_TIMEOUT_S, rebuild: bool = True, progress: bool = False,
         stopwatch: Stopwatch | None = None, latencies: Latencies | None = None) -> RunReport:
     """Process `topic` (or just `partitions` of it) and return the reconciliation.
@@ -237,7 +256,7 @@ def run(topic: str, *, group: str | None = None, tag: str = "",
         bounds = _assign(consumer, topic, partitions, from_beginning=from_beginning)
         windows = _rebuild(topic, bounds, decode) if rebuild else {}
         total = max_messages or sum(end - start for start, end in bounds.values())
-        with Progress(disable=not progress) as bar:
+        with _fewer_collections(), Progress(disable=not progress) as bar:
             task = bar.add_task(f"simple engine on {topic}", total=total)
             stopwatch.start()
             for batch in _batches(consumer, bounds, until_end=until_end,
@@ -270,7 +289,7 @@ def run(topic: str, *, group: str | None = None, tag: str = "",
     return reconcile("simple", outputs)
 
 
-def decode_only(topic: str, *, partitions: list[int] | None = None, batch_size: int = 2000,
+def decode_only(topic: str, *, partitions: list[int] | None = None, batch_size: int = 10_000,
                 stopwatch: Stopwatch | None = None) -> int:
     """The ceiling a Python engine is measured against: this engine's own consume loop and
     decode stage, with nothing after them (no features, no outputs, no commits).
@@ -283,13 +302,14 @@ def decode_only(topic: str, *, partitions: list[int] | None = None, batch_size: 
     read = 0
     try:
         bounds = _assign(consumer, topic, partitions, from_beginning=True)
-        stopwatch.start()
-        for batch in _batches(consumer, bounds, until_end=True, max_messages=None,
-                              batch_size=batch_size, idle_timeout_s=30.0):
-            stopwatch.lap("consume")
-            _decode(batch, decode)
-            stopwatch.lap("decode")
-            read += len(batch)
+        with _fewer_collections():
+            stopwatch.start()
+            for batch in _batches(consumer, bounds, until_end=True, max_messages=None,
+                                  batch_size=batch_size, idle_timeout_s=30.0):
+                stopwatch.lap("consume")
+                _decode(batch, decode)
+                stopwatch.lap("decode")
+                read += len(batch)
     finally:
         consumer.close()
     return read
