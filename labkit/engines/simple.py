@@ -8,7 +8,8 @@ each is timed: the benchmark's per-stage breakdown):
     features  `processing.update` each card's window
     produce   encode the feature records; send them and the dead letters
     redis     write each card's newest record, one pipeline (retried while Redis is down)
-    commit    wait for every acknowledgement, then commit the offsets
+    acks      wait until the broker has acknowledged every record sent
+    commit    commit the offsets (asynchronously; the last one synchronously)
 
 Committing last makes the engine at-least-once: a crash or an outage before
 the commit re-reads the batch, so output records may repeat but none is lost,
@@ -216,6 +217,18 @@ def _replay_start(consumer: Consumer, topic: str, partition: int, committed: int
     return max(low, located.offset) if located.offset >= 0 else low
 
 
+def _processed(topic: str, batch: list[Message], done: dict[int, int]) -> list[TopicPartition]:
+    """Record the batch in `done` (partition -> next offset); return what to commit.
+
+    Explicit offsets, never "the consumer's position": librdkafka gathers the
+    position of an asynchronous commit later, on its own thread, when the next
+    batch may already have been consumed but not processed.
+    """
+    for msg in batch:
+        done[msg.partition()] = msg.offset() + 1
+    return [TopicPartition(topic, partition, offset) for partition, offset in done.items()]
+
+
 @contextmanager
 def _fewer_collections() -> Iterator[None]:
     """Run the cyclic garbage collector less often while messages flow.
@@ -252,6 +265,7 @@ def run(topic: str, *, group: str | None = None, tag: str = "",
     consumer = clients.consumer(group_id=group or outputs.group("simple"))
     deliveries = Deliveries()
     stopwatch = stopwatch or Stopwatch()
+    done: dict[int, int] = {}
     try:
         bounds = _assign(consumer, topic, partitions, from_beginning=from_beginning)
         windows = _rebuild(topic, bounds, decode) if rebuild else {}
@@ -281,9 +295,15 @@ def run(topic: str, *, group: str | None = None, tag: str = "",
                 # Raises before the commit below: an unacknowledged batch is re-read.
                 deliveries.confirm(timeout_s=OUTAGE_TIMEOUT_S,
                                    what="feature records and dead letters")
-                _retrying(lambda: consumer.commit(asynchronous=False), "committing offsets")
+                stopwatch.lap("acks")
+                # Asynchronous: the next batch need not wait for the broker's answer. A commit
+                # that fails or is lost to a crash only means more is read again.
+                consumer.commit(offsets=_processed(topic, batch, done), asynchronous=True)
                 stopwatch.lap("commit")
                 bar.advance(task, len(batch))
+        if done:  # the last position, synchronously: durable when the run returns
+            _retrying(partial(consumer.commit, offsets=_processed(topic, [], done),
+                              asynchronous=False), "committing offsets")
     finally:
         consumer.close()
     return reconcile("simple", outputs)
