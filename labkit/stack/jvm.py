@@ -35,11 +35,13 @@ def java_bin() -> str:
 
 def _parts_present(settings: Settings) -> bool:
     """True if the jars of exactly the pinned versions are in place."""
+    from .flink import avro_confluent_jar, connector_jar  # flink.py imports this module
+
     jvm = settings.jvm_dir
     return all(path.exists() for path in (
         jvm / "kafka" / f"kafka_2.13-{VERSIONS['kafka']}.jar",
         jvm / "apicurio" / f"apicurio-registry-app-{VERSIONS['apicurio']}-runner.jar",
-        jvm / "flink" / f"flink-sql-connector-kafka-{VERSIONS['flink_kafka_connector']}.jar",
+        connector_jar(settings), avro_confluent_jar(settings),
     ))
 
 

@@ -1,0 +1,56 @@
+"""The Flink SQL job against the feature contract, on a stream that arrives in order."""
+
+import pytest
+
+import labkit as lk
+from labkit import parity
+from labkit.engines import flink_sql, simple
+from labkit.errors import LabError
+from labkit.processing import Outputs
+
+pytestmark = pytest.mark.integration
+
+EVENTS = 3_000
+
+
+@pytest.fixture(scope="module")
+def stream() -> str:
+    """3,000 in-order events over 100 cards on 2 partitions, run through both engines."""
+    topic = lk.topics.fresh_topic("it-flink-sql", partitions=2)
+    assert lk.generate.produce(topic, EVENTS, fmt="confluent", n_cards=100, late_share=0) == EVENTS
+    simple.run(topic, tag=".simple")
+    return topic
+
+
+@pytest.fixture(scope="module")
+def sql_run(stream) -> flink_sql.SqlRun:
+    return flink_sql.run(stream)
+
+
+def test_one_row_per_event(stream, sql_run):
+    assert sql_run.input_messages == EVENTS
+    assert sql_run.rows_written == EVENTS
+    assert sql_run.output == flink_sql.output_topic(stream)
+    assert len(flink_sql.read_output(stream)) == EVENTS
+
+
+def test_every_feature_sql_expresses_matches_the_contract(stream, sql_run):
+    result = flink_sql.compare(stream, Outputs(stream, ".simple"))
+    assert result.in_order == EVENTS
+    assert result.compared == EVENTS
+    assert result.equal, str(result)
+    assert all(result.matched[name] == EVENTS for name in flink_sql.COMPARED)
+
+
+def test_compare_reports_a_wrong_value(stream, sql_run):
+    log = parity.feature_log(Outputs(stream, ".simple"))
+    log[10] = {**log[10], "amount_sum_1h": log[10]["amount_sum_1h"] * 1.001}
+    result = flink_sql.compare(stream, log)
+    assert result.mismatched["amount_sum_1h"] == 1
+    assert sum(result.mismatched.values()) == 1
+    assert log[10]["txn_id"] in result.first_mismatch
+
+
+def test_a_used_output_topic_is_refused(stream, sql_run):
+    with pytest.raises(LabError, match="already exists"):
+        flink_sql.run(stream)
