@@ -8,12 +8,15 @@ with the REST API and web UI on the LAB_FLINK port.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,13 +25,17 @@ import requests
 import yaml
 
 from ..errors import StackError
-from ..settings import VERSIONS, Settings
+from ..settings import VERSIONS, Settings, get_settings
+from . import process
 from .jvm import java_bin
 from .process import Launch
 from .service import Health, Service, port_open
 
-__all__ = ["JOB_SETTINGS", "Flink", "connector_jar", "pyflink_home", "restored_environ",
-           "square_job", "submit_to_cluster"]
+__all__ = ["JOB_SETTINGS", "Flink", "avro_confluent_jar", "checkpoint_counts",
+           "connector_jar", "job_state", "kill_taskmanager", "pyflink_home", "restored_environ",
+           "square_job", "start_taskmanager", "submit_to_cluster"]
+
+TASKMANAGER = "flink-taskmanager"  # the name its PID file is tracked under
 
 
 def pyflink_home() -> Path:
@@ -48,16 +55,31 @@ def connector_jar(settings: Settings) -> Path:
             f"flink-sql-connector-kafka-{VERSIONS['flink_kafka_connector']}.jar")
 
 
+def avro_confluent_jar(settings: Settings) -> Path:
+    """Flink's `avro-confluent` SQL format (with its registry client), for Flink SQL jobs.
+
+    Version 2.2.0: Maven Central has no 2.2.1 of this artifact (see pom.xml).
+    """
+    return settings.jvm_dir / "flink" / "flink-sql-avro-confluent-registry-2.2.0.jar"
+
+
 # How the lab runs PyFlink jobs, on the mini-cluster and the standalone cluster alike:
 # the venv's `python` found on PATH (PATH must start with the venv's bin/: a full path
 # to the venv's interpreter makes thread mode load the base interpreter, without the
-# venv's packages), and a failing job retried twice, then failed instead of restarting
-# forever (the default once checkpointing is on).
+# venv's packages), and a failing job restarted from its last checkpoint a bounded
+# number of times, then failed instead of restarting forever (the default once
+# checkpointing is on). 5 attempts 5 s apart: a killed TaskManager costs one attempt,
+# and the restarted job then waits for slots until a new TaskManager registers; the
+# spare attempts cover failures while the new one starts. A job that keeps failing
+# for a real reason still fails, after ~25 s.
+# Not thread mode, which only the mini-cluster uses: on a standalone TaskManager each
+# job loads PyFlink's embedded interpreter (pemja) in its own class loader, and on
+# Java 17 any job after the first fails with `NoSuchFieldException: loadedLibraryNames`.
 JOB_SETTINGS = {
     "python.executable": "python",
     "restart-strategy.type": "fixed-delay",
-    "restart-strategy.fixed-delay.attempts": "2",
-    "restart-strategy.fixed-delay.delay": "1 s",
+    "restart-strategy.fixed-delay.attempts": "5",
+    "restart-strategy.fixed-delay.delay": "5 s",
 }
 
 
@@ -205,15 +227,17 @@ def square_job(values: list[int]) -> list[int]:
             return sorted(results)
 
 
-def submit_to_cluster(program: list[str], settings: Settings, *, timeout_s: float = 600.0) -> str:
+def submit_to_cluster(program: list[str], settings: Settings, *, detached: bool = False,
+                      timeout_s: float = 600.0) -> str:
     """`flink run` a PyFlink program (`["-py", script]` or `["-pym", module, args...]`)
-    on the standalone cluster, wait for it, and return its job id."""
+    on the standalone cluster and return its job id: once the job has ended, or, if
+    `detached`, as soon as the cluster has accepted it (follow it with `job_state`)."""
     bin_dir = pyflink_home() / "bin"
     host, port = settings.host_port("flink")
     env = {**os.environ, **_script_env(settings)}
     done = subprocess.run(["bash", str(bin_dir / "flink"), "run", "-m", f"{host}:{port}",
-                           *program], env=env, capture_output=True, text=True,
-                          timeout=timeout_s)
+                           *(["-d"] if detached else []), *program], env=env,
+                          capture_output=True, text=True, timeout=timeout_s)
     match = re.search(r"JobID ([0-9a-f]{32})", done.stdout)
     if done.returncode != 0 or match is None:
         tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-10:])
@@ -222,3 +246,81 @@ def submit_to_cluster(program: list[str], settings: Settings, *, timeout_s: floa
                          "start the cluster with `labkit stack up --flink-cluster` and see "
                          "`labkit stack logs flink`.")
     return match.group(1)
+
+
+def _rest(path: str, settings: Settings) -> dict:
+    """GET one resource of the JobManager's REST API."""
+    try:
+        answer = requests.get(f"{settings.flink}{path}", timeout=5)
+        answer.raise_for_status()
+        return answer.json()
+    except (requests.RequestException, ValueError) as exc:
+        raise StackError(f"The Flink JobManager at {settings.flink} did not answer {path} "
+                         f"({exc}).", "start the cluster with `labkit stack up "
+                         "--flink-cluster`.") from None
+
+
+def job_state(job_id: str, settings: Settings | None = None) -> str:
+    """The job's state on the standalone cluster: RUNNING, RESTARTING, FINISHED, FAILED..."""
+    return _rest(f"/jobs/{job_id}", settings or get_settings())["state"]
+
+
+def checkpoint_counts(job_id: str, settings: Settings | None = None) -> dict[str, int]:
+    """The job's checkpoints so far: `completed`, `failed`, `in_progress`, `total`, and
+    `restored` (how many times the job restarted from one)."""
+    return _rest(f"/jobs/{job_id}/checkpoints", settings or get_settings())["counts"]
+
+
+def _taskmanager_ids(settings: Settings) -> set[str]:
+    """Ids of the TaskManagers the JobManager lists (a dead one stays listed until its
+    heartbeat times out)."""
+    return {manager["id"] for manager in _rest("/taskmanagers", settings)["taskmanagers"]}
+
+
+def kill_taskmanager(settings: Settings | None = None, *, timeout_s: float = 10.0) -> int:
+    """SIGKILL the standalone cluster's TaskManager (the one labkit tracks); return its PID.
+
+    A crash, not a shutdown: no chance to finish anything, as when a machine dies.
+    Running jobs fail and restart from their last completed checkpoint once a
+    TaskManager is back (`start_taskmanager`).
+    """
+    settings = settings or get_settings()
+    pid = process.running_pid(TASKMANAGER, settings.run_dir)
+    if pid is None:
+        raise StackError("No TaskManager started by labkit is running.",
+                         "start one with `start_taskmanager()` (or `labkit stack up "
+                         "--flink-cluster`).")
+    # Its own process group: the JVM and the Python it runs, nothing else.
+    os.killpg(pid, signal.SIGKILL)
+    deadline = time.monotonic() + timeout_s
+    while process.running_pid(TASKMANAGER, settings.run_dir) is not None:
+        if time.monotonic() > deadline:
+            raise StackError(f"TaskManager (pid {pid}) still runs {timeout_s:.0f} s after "
+                             "SIGKILL.", f"check it with `ps -p {pid}`.")
+        with contextlib.suppress(ChildProcessError):  # reap it if we started it
+            os.waitpid(pid, os.WNOHANG)
+        time.sleep(0.1)
+    return pid
+
+
+def start_taskmanager(settings: Settings | None = None, *, timeout_s: float = 90.0) -> int:
+    """Start a TaskManager for the standalone cluster, tracked like `stack up`'s; return its
+    PID once it has registered with the JobManager."""
+    settings = settings or get_settings()
+    if process.running_pid(TASKMANAGER, settings.run_dir) is not None:
+        raise StackError("A TaskManager started by labkit is already running.",
+                         "kill it first (`kill_taskmanager()`) if you want a fresh one.")
+    known = _taskmanager_ids(settings)
+    launch = next(launch for launch in Flink(cluster=True).launches(settings)
+                  if launch.name == TASKMANAGER)
+    pid = process.start(launch, settings.run_dir)
+    deadline = time.monotonic() + timeout_s
+    while not _taskmanager_ids(settings) - known:
+        if process.running_pid(TASKMANAGER, settings.run_dir) is None:
+            raise StackError(f"The new TaskManager exited during start-up; see "
+                             f"{launch.log}.", "read the log; too little memory is usual.")
+        if time.monotonic() > deadline:
+            raise StackError(f"The new TaskManager did not register within {timeout_s:.0f} s.",
+                             f"read {launch.log}.")
+        time.sleep(0.5)
+    return pid
