@@ -25,6 +25,7 @@ from .errors import LabError
 from .processing import Outputs
 from .settings import get_settings
 from .stack import process
+from .stack.service import port_open
 
 __all__ = ["Timeline", "kill", "start_engine", "start_service", "stop_service",
            "wait_for_progress"]
@@ -109,10 +110,12 @@ class Timeline:
     def _sample(self) -> None:
         while not self._stop.is_set():
             elapsed = time.monotonic() - self._started
-            # The broker itself may be what is down: then the plot shows a gap.
-            with contextlib.suppress(LabError):
-                self.samples.append((elapsed, topics.committed(self.topic, self.group),
-                                     topics.count(self.outputs.features)))
+            # The broker itself may be what is down: then the plot shows a gap. (Checking
+            # the port first keeps the Kafka client from logging connection errors.)
+            if port_open(*get_settings().host_port("kafka")):
+                with contextlib.suppress(LabError):
+                    self.samples.append((elapsed, topics.committed(self.topic, self.group),
+                                         topics.count(self.outputs.features)))
             self._stop.wait(self.every_s)
 
     def mark(self, label: str) -> None:
