@@ -10,6 +10,7 @@ pattern, and a service labkit did not start is refused rather than guessed at.
 from __future__ import annotations
 
 import contextlib
+import math
 import signal
 import subprocess
 import sys
@@ -99,7 +100,7 @@ class Timeline:
     group: str
     outputs: Outputs
     every_s: float = 0.25
-    samples: list[tuple[float, int, int]] = field(default_factory=list)
+    samples: list[tuple[float, float, float]] = field(default_factory=list)
     marks: list[tuple[float, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -110,13 +111,19 @@ class Timeline:
     def _sample(self) -> None:
         while not self._stop.is_set():
             elapsed = time.monotonic() - self._started
-            # The broker itself may be what is down: then the plot shows a gap. (Checking
-            # the port first keeps the Kafka client from logging connection errors.)
-            if port_open(*get_settings().host_port("kafka")):
-                with contextlib.suppress(LabError):
-                    self.samples.append((elapsed, topics.committed(self.topic, self.group),
-                                         topics.count(self.outputs.features)))
+            self.samples.append((elapsed, *self._progress()))
             self._stop.wait(self.every_s)
+
+    def _progress(self) -> tuple[float, float]:
+        """(committed, feature records), or NaNs — a gap in the plot — while Kafka is away.
+
+        The port is checked first so that the Kafka client does not log connection errors.
+        """
+        if port_open(*get_settings().host_port("kafka")):
+            with contextlib.suppress(LabError):
+                return (topics.committed(self.topic, self.group),
+                        topics.count(self.outputs.features))
+        return math.nan, math.nan
 
     def mark(self, label: str) -> None:
         self.marks.append((time.monotonic() - self._started, label))

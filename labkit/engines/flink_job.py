@@ -155,15 +155,14 @@ class CardFeatures(KeyedProcessFunction):
         self.armed.discard(card)
         features = self.unwritten.value()
         now_ms = ctx.timer_service().current_processing_time()
-        if features is None:
-            pass
-        elif card in self.redis.pending and now_ms < self.redis.due_ms():
-            self._arm(card, ctx, self.redis.due_ms())  # its batch is young: wait for it
-        else:
-            if self.redis.written.get(card) != features:
-                self.redis.pending[card] = features  # also what a restore still owes Redis
-                self.redis.flush()
-            self.unwritten.clear()
+        if features is not None:
+            if card in self.redis.pending and now_ms < self.redis.due_ms():
+                self._arm(card, ctx, self.redis.due_ms())  # its batch is young: wait for it
+            else:
+                if self.redis.written.get(card) != features:
+                    self.redis.pending[card] = features  # also what a restore still owes
+                    self.redis.flush()
+                self.unwritten.clear()
         return ()  # no output (PyFlink iterates what on_timer returns)
 
     def close(self) -> None:

@@ -88,8 +88,10 @@ class Kafka(Service):
     def _format_storage(self, settings: Settings) -> None:
         """KRaft storage must be formatted with a cluster id once, before the first start."""
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        # `--cluster-id=<id>` in one argument: a random id may start with "-", which the
+        # tool's argument parser would take for an option (1 start in 64 failed so).
         cmd = [java_bin(), "-cp", self._classpath(settings), "kafka.tools.StorageTool",
-               "format", "-t", cluster_id, "-c", str(self._config_file(settings))]
+               "format", f"--cluster-id={cluster_id}", "-c", str(self._config_file(settings))]
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode != 0:
             raise StackError(
