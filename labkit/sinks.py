@@ -93,7 +93,7 @@ class RedisFeatureSink:
 
     def __init__(self, client: redis_py.Redis | None = None, *,
                  key_prefix: str = "features:", batch_size: int = 500) -> None:
-        self.client = client or redis_client()
+        self.client = client or redis_client(hiredis=True)
         self.key_prefix = key_prefix
         self.batch_size = batch_size
         self._write_if_newer = self.client.register_script(WRITE_IF_NEWER)

@@ -30,7 +30,7 @@ def test_ceiling_and_simple_report_every_message_and_their_stages(workload):
     assert (ceiling["events"], simple["events"]) == (4_000, 4_000)
     assert set(ceiling["stages_s"]) == {"consume", "decode"}
     assert set(simple["stages_s"]) == {"consume", "decode", "features", "produce", "redis",
-                                       "commit"}
+                                       "acks", "commit"}
     for result in (ceiling, simple):
         assert result["loop_s"] <= result["wall_s"]
         assert result["events_per_s"] == round(result["events"] / result["loop_s"])
