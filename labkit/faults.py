@@ -16,6 +16,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -28,7 +30,7 @@ from .settings import get_settings
 from .stack import process
 from .stack.service import port_open
 
-__all__ = ["Timeline", "kill", "start_engine", "start_service", "stop_service",
+__all__ = ["Timeline", "kill", "outage", "start_engine", "start_service", "stop_service",
            "wait_for_progress"]
 
 
@@ -86,6 +88,16 @@ def stop_service(name: str) -> list[str]:
 def start_service() -> list[str]:
     """Start whatever part of the stack is down again, and wait until it is healthy."""
     return stack.up(console=Console(quiet=True))
+
+
+@contextmanager
+def outage(name: str) -> Iterator[None]:
+    """Service `name` stopped for the block; started again, and healthy, after it."""
+    stop_service(name)
+    try:
+        yield
+    finally:
+        start_service()
 
 
 @dataclass

@@ -217,15 +217,13 @@ def _replay_start(consumer: Consumer, topic: str, partition: int, committed: int
     return max(low, located.offset) if located.offset >= 0 else low
 
 
-def _processed(topic: str, batch: list[Message], done: dict[int, int]) -> list[TopicPartition]:
-    """Record the batch in `done` (partition -> next offset); return what to commit.
+def _offsets(topic: str, done: dict[int, int]) -> list[TopicPartition]:
+    """What to commit: partition -> next offset to process, as explicit offsets.
 
-    Explicit offsets, never "the consumer's position": librdkafka gathers the
-    position of an asynchronous commit later, on its own thread, when the next
-    batch may already have been consumed but not processed.
+    Never "the consumer's position": librdkafka gathers the position of an
+    asynchronous commit later, on its own thread, when the next batch may
+    already have been consumed but not processed.
     """
-    for msg in batch:
-        done[msg.partition()] = msg.offset() + 1
     return [TopicPartition(topic, partition, offset) for partition, offset in done.items()]
 
 
@@ -298,11 +296,12 @@ def run(topic: str, *, group: str | None = None, tag: str = "",
                 stopwatch.lap("acks")
                 # Asynchronous: the next batch need not wait for the broker's answer. A commit
                 # that fails or is lost to a crash only means more is read again.
-                consumer.commit(offsets=_processed(topic, batch, done), asynchronous=True)
+                done.update((msg.partition(), msg.offset() + 1) for msg in batch)
+                consumer.commit(offsets=_offsets(topic, done), asynchronous=True)
                 stopwatch.lap("commit")
                 bar.advance(task, len(batch))
         if done:  # the last position, synchronously: durable when the run returns
-            _retrying(partial(consumer.commit, offsets=_processed(topic, [], done),
+            _retrying(partial(consumer.commit, offsets=_offsets(topic, done),
                               asynchronous=False), "committing offsets")
     finally:
         consumer.close()

@@ -52,27 +52,21 @@ def test_a_redis_outage_stalls_the_engine_without_losing_or_committing(failure_t
                                                                        same_outcome):
     engine = _break_midway(failure_topic, ".redis-outage")
     group = Outputs(failure_topic, ".redis-outage").group("simple")
-    faults.stop_service("redis")
-    try:
+    with faults.outage("redis"):
         time.sleep(1.0)  # let the batch in flight hit the closed port
         stalled_at = lk.topics.committed(failure_topic, group)
         time.sleep(3.0)
         assert engine.poll() is None, "the engine gave up instead of retrying"
         assert lk.topics.committed(failure_topic, group) == stalled_at  # no commit without Redis
         assert stalled_at < lk.topics.count(failure_topic)
-    finally:
-        faults.start_service()
     assert engine.wait(timeout=180) == 0, engine.stdout.read()
     same_outcome(failure_topic, ".redis-outage")
 
 
 def test_a_broker_restart_is_survived(failure_topic, same_outcome):
     engine = _break_midway(failure_topic, ".broker-restart")
-    faults.stop_service("kafka")
-    try:
+    with faults.outage("kafka"):
         time.sleep(2.0)
         assert engine.poll() is None, "the engine gave up instead of reconnecting"
-    finally:
-        faults.start_service()
     assert engine.wait(timeout=240) == 0, engine.stdout.read()
     same_outcome(failure_topic, ".broker-restart")

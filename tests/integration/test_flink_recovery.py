@@ -48,11 +48,8 @@ def test_a_killed_taskmanager_restarts_the_job_from_its_checkpoint(failure_topic
 
 def test_a_broker_restart_is_survived(failure_topic, same_outcome):
     job = _running_past_a_checkpoint(failure_topic, ".flink-broker-restart")
-    faults.stop_service("kafka")
-    try:
+    with faults.outage("kafka"):
         time.sleep(2.0)
         assert job_state(job) != "FAILED", "the job gave up at once instead of retrying"
-    finally:
-        faults.start_service()
     flink.wait_for_job(job, timeout_s=150)
     same_outcome(failure_topic, ".flink-broker-restart")
