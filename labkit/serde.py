@@ -23,7 +23,7 @@ from fastavro.read import SchemaResolutionError
 
 from . import schemas
 from .clients import registry_client
-from .errors import LabError
+from .errors import DecodeError, LabError
 from .topics import Record
 
 __all__ = [
@@ -45,24 +45,6 @@ __all__ = [
 
 MAGIC_BYTE = 0  # first byte of every Confluent-framed message; then a 4-byte schema id
 HEADER_SIZE = 5
-
-
-class DecodeError(LabError):
-    """Bytes that a decoder cannot turn into a record."""
-
-    def __init__(self, reason: str, value: bytes, fix: str, *, where: str = "") -> None:
-        self.reason = reason
-        self.value = value
-        self.head_hex = value[:16].hex(" ") + (" …" if len(value) > 16 else "")
-        self.where = where
-        place = f" at {where}" if where else ""
-        super().__init__(f"cannot decode message{place}: {reason} "
-                         f"(first bytes: {self.head_hex or 'none'})", fix)
-
-    def at(self, topic: str, partition: int, offset: int) -> DecodeError:
-        """The same error, located at topic/partition/offset."""
-        return DecodeError(self.reason, self.value, self.fix,
-                           where=f"{topic}[{partition}]@{offset}")
 
 
 # -- JSON --------------------------------------------------------------------
