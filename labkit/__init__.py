@@ -1,48 +1,41 @@
 """labkit: the small library behind streaming-lab's notebooks, CLI and tests.
 
-Modules follow the pipeline the lab teaches: `settings` (endpoints, versions),
-`stack` (the embedded servers), `clients` and `topics` (talking to them), then
-`schemas` (files, lint) and `compat` (compatibility by decoding), then
-`generate` -> `serde` -> `sinks` (with `encodings`, the comparison behind the
-sink's choice), `features` (the per-card contract) -> `processing` (one message
-through the pipeline) -> `engines` (simple and Flink adapters) -> `parity`,
-`instruments` and `bench` (measuring them), `faults` (breaking them on
-purpose), and `plots` for the pictures. `labkit.engines` is imported on its own: the Flink
-engine loads PyFlink only when it runs.
+Modules follow the pipeline the lab teaches, in layers; a module imports only
+from its own layer or the ones below (tests/unit/test_layering.py checks):
+
+    core        errors, features, processing      the contract, pure: no I/O at all
+    foundation  settings, polling, instruments    configuration, waiting, measuring
+    stack       stack.*                           the embedded servers
+    clients     clients, topics, schemas          talking to them
+    serde       serde                             bytes <-> records
+    data        generate, compat                  synthetic traffic, schema compatibility
+    sinks       sinks, encodings                  Redis feature writes
+    runs        runs                              a run's options, outputs, reconciliation
+    engines     engines.*                         simple, flink, flink-sql, one interface
+    parity      parity                            do two runs agree?
+    tools       bench, faults, plots              measuring, breaking, drawing
+    cli         cli                               the `labkit` command
 
 Notebooks use it as `import labkit as lk` and call `lk.<module>.<function>`.
+Every module loads on first use, so `import labkit.features` (what a Flink
+worker needs) loads the pure core and nothing else: no Kafka client, no
+pandas, no matplotlib (whose C extension can deadlock inside Flink's JVM).
 """
 
 import importlib
 from types import ModuleType
 
-from . import (
-    clients,
-    errors,
-    features,
-    generate,
-    processing,
-    schemas,
-    serde,
-    settings,
-    sinks,
-    stack,
-    topics,
-)
 from .errors import LabError
 
-# Modules that pull in pandas, numpy or matplotlib load on first use (`lk.plots`): every
-# PyFlink job's Python worker imports labkit, and matplotlib must not load inside Flink's
-# JVM (its C extension can deadlock there in thread mode), nor slow down a job's start.
-LAZY = ("bench", "compat", "encodings", "faults", "instruments", "parity", "plots")
+MODULES = ("bench", "clients", "compat", "encodings", "engines", "errors", "faults", "features",
+           "generate", "instruments", "parity", "plots", "polling", "processing", "runs",
+           "schemas", "serde", "settings", "sinks", "stack", "topics")
 
-__all__ = ["LabError", "bench", "clients", "compat", "encodings", "errors", "faults", "features",
-           "generate", "instruments", "parity", "plots", "processing", "schemas", "serde",
-           "settings", "sinks", "stack", "topics"]
+__all__ = ["LabError", *MODULES]
 
 
 def __getattr__(name: str) -> ModuleType:
-    if name in LAZY:
+    if name in MODULES:
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 

@@ -28,16 +28,21 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import generate, topics
+from . import engines, generate, topics
+from .engines import simple
 from .errors import LabError
 from .instruments import Latencies, Stopwatch, percentiles
-from .processing import Outputs
+from .runs import Outputs, RunOptions
 from .settings import get_settings
 
 __all__ = ["ENGINES", "SEED_CLAIMS", "Result", "latency", "run", "save", "scale_out", "suite",
            "workload"]
 
-ENGINES = ("ceiling", "simple", "flink", "flink-sql")
+# The ceiling is a measurement, not an engine: the simple engine's consume loop and
+# decoder with nothing after them. It takes only a share of the partitions.
+CEILING = engines.Engine("ceiling", "consume + decode only", "simple",
+                         frozenset({"partitions", "stopwatch"}))
+ENGINES = (CEILING.name, *engines.ENGINES)
 # Section "Performance Insights" of the seed write-up, in events per second.
 SEED_CLAIMS = {"simple": 10_000, "flink": 100_000}
 WORKLOAD_SHAPE = {"n_cards": 1000, "late_share": 0.01, "jitter_ms": 10 * 60 * 1000}
@@ -90,25 +95,6 @@ def _stopwatch_result(engine: str, events: int, wall_s: float, stopwatch: Stopwa
                   started_at=started_at, finished_at=time.time(), **extra)
 
 
-def _ceiling(topic: str, partitions: list[int] | None, tag: str, progress: bool) -> Result:
-    from .engines import simple
-
-    stopwatch, started_at, began = Stopwatch(), time.time(), time.perf_counter()
-    events = simple.decode_only(topic, partitions=partitions, stopwatch=stopwatch)
-    return _stopwatch_result("ceiling", events, time.perf_counter() - began, stopwatch,
-                             started_at)
-
-
-def _simple(topic: str, partitions: list[int] | None, tag: str, progress: bool) -> Result:
-    from .engines import simple
-
-    stopwatch, started_at, began = Stopwatch(), time.time(), time.perf_counter()
-    simple.run(topic, tag=tag, partitions=partitions, progress=progress, stopwatch=stopwatch)
-    wall_s = time.perf_counter() - began
-    events = _consumed(topic, partitions)
-    return _stopwatch_result("simple", events, wall_s, stopwatch, started_at)
-
-
 def _consumed(topic: str, partitions: list[int] | None) -> int:
     """Messages in the topic's (chosen) partitions: what a bounded run processed."""
     if partitions is None:
@@ -117,16 +103,19 @@ def _consumed(topic: str, partitions: list[int] | None) -> int:
     return sum(counts[partition] for partition in partitions)
 
 
-def _flink(engine: str, topic: str, parallelism: int, cluster: bool, tag: str) -> Result:
-    """A Flink engine's run, timed whole: Flink does not tell its loop time apart."""
-    if engine == "flink-sql":
-        from .engines import flink_sql as module
+def _measure(engine: engines.Engine, topic: str, options: RunOptions) -> Result:
+    """One run of `engine`, timed whole and, where the engine has a stopwatch, per stage."""
+    started_at, began = time.time(), time.perf_counter()
+    if engine is CEILING:
+        events = simple.decode_only(topic, partitions=options.partitions,
+                                    stopwatch=options.stopwatch)
     else:
-        from .engines import flink as module
-    began = time.perf_counter()
-    module.run(topic, tag=tag, parallelism=parallelism, cluster=cluster)
-    return Result(engine, topics.count(topic), round(time.perf_counter() - began, 3),
-                  parallelism=parallelism)
+        engine.run(topic, options)
+        events = _consumed(topic, options.partitions)
+    wall_s = time.perf_counter() - began
+    if options.stopwatch is None:  # Flink does not tell its loop time apart
+        return Result(engine.name, events, round(wall_s, 3), parallelism=options.parallelism)
+    return _stopwatch_result(engine.name, events, wall_s, options.stopwatch, started_at)
 
 
 def run(engine: str, *, events: int | None = None, topic: str | None = None,
@@ -135,20 +124,21 @@ def run(engine: str, *, events: int | None = None, topic: str | None = None,
     """Benchmark one engine on `topic` (or a fresh workload of `events` on `partitions`).
 
     `only` restricts the simple engine / ceiling to some partitions (one scale-out
-    process); `parallelism` and `cluster` are for the Flink engines.
+    process); `parallelism` and `cluster` are for the Flink engines. An option the
+    engine does not take is refused (a LabError), before any workload is made.
     """
-    if engine not in ENGINES:
-        raise LabError(f"Unknown engine {engine!r}.", f"use one of: {', '.join(ENGINES)}.")
+    spec = CEILING if engine == CEILING.name else engines.get(engine)
+    # A fresh tag is a fresh consumer group: the run starts at the beginning of the topic.
+    tag = f".{engine}-p{parallelism}-{topics.run_id()}" if tag is None else tag
+    options = RunOptions(tag=tag, partitions=only, parallelism=parallelism, cluster=cluster,
+                         progress=progress and "progress" in spec.takes,
+                         stopwatch=Stopwatch() if "stopwatch" in spec.takes else None)
+    spec.check(options)
     if topic is None:
         if not events:
             raise LabError("Nothing to benchmark.", "pass events=N (or --events N), or a topic.")
         topic = workload(events, partitions=partitions, progress=progress)
-    # A fresh tag is a fresh consumer group: the run starts at the beginning of the topic.
-    tag = f".{engine}-p{parallelism}-{topics.run_id()}" if tag is None else tag
-    if engine in ("flink", "flink-sql"):
-        result = _flink(engine, topic, parallelism, cluster, tag)
-    else:
-        result = (_ceiling if engine == "ceiling" else _simple)(topic, only, tag, progress)
+    result = _measure(spec, topic, options)
     result.partitions = int(topics.describe(topic)["partitions"])
     result.tag = tag
     return result
@@ -194,8 +184,6 @@ def latency(*, rate: float = 5_000, seconds: float = 6, partitions: int = 2) -> 
     sends `rate * seconds` events. The first second is warm-up (connections,
     first fetches) and is left out of the percentiles.
     """
-    from .engines import simple
-
     events = int(rate * seconds)
     topic = topics.fresh_topic("bench-latency", partitions=partitions)
     producer = subprocess.Popen(
@@ -205,8 +193,8 @@ def latency(*, rate: float = 5_000, seconds: float = 6, partitions: int = 2) -> 
     latencies, stopwatch = Latencies(), Stopwatch()
     started_at, began = time.time(), time.perf_counter()
     try:
-        simple.run(topic, tag=".bench-latency", until_end=False, max_messages=events,
-                   stopwatch=stopwatch, latencies=latencies)
+        engines.run("simple", topic, tag=".bench-latency", until_end=False,
+                    max_messages=events, stopwatch=stopwatch, latencies=latencies)
     finally:
         _, err = producer.communicate()
     if producer.returncode != 0:

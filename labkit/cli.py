@@ -1,15 +1,23 @@
-"""The `labkit` command line: stack control, generate, consume, process, bench, features."""
+"""The `labkit` command line: stack control, generate, consume, process, bench, features.
+
+Every command runs inside `lab_errors`: a LabError becomes its cause and fix on
+stderr and exit code 1, never a traceback.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
 
+from . import engines, serde, stack, topics
 from . import generate as generator
-from . import serde, stack, topics
 from .errors import LabError
+from .runs import Outputs
 from .settings import get_settings
 from .stack.jvm import ensure_jvm_parts
 
@@ -29,44 +37,54 @@ console = Console() if Console().is_terminal else Console(width=140)
 errors = Console(stderr=True, width=None if console.is_terminal else 140)
 
 
-def _run(action):
-    """Run a command body; a LabError becomes a short message and exit code 1."""
-    try:
-        return action()
-    except LabError as exc:
-        errors.print(f"[bold red]error:[/] {exc.cause}", soft_wrap=True)
-        if exc.fix:
-            errors.print(f"[bold]fix:[/] {exc.fix}", soft_wrap=True)
-        raise typer.Exit(1) from None
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def lab_errors(command: F) -> F:
+    """Run a command; a LabError becomes a short message (cause, fix) and exit code 1."""
+    @functools.wraps(command)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except LabError as exc:
+            errors.print(f"[bold red]error:[/] {exc.cause}", soft_wrap=True)
+            if exc.fix:
+                errors.print(f"[bold]fix:[/] {exc.fix}", soft_wrap=True)
+            raise typer.Exit(1) from None
+    return wrapped  # type: ignore[return-value]
 
 
 @stack_app.command()
+@lab_errors
 def up(flink_cluster: bool = typer.Option(
         False, "--flink-cluster",
         help="Also start a standalone Flink JobManager + TaskManager (REST/UI on LAB_FLINK).")
        ) -> None:
     """Start every service that is not already running, and wait until all are healthy."""
-    _run(lambda: stack.up(flink_cluster=flink_cluster, console=console))
+    stack.up(flink_cluster=flink_cluster, console=console)
     console.print(stack.status_table(stack.status()))
 
 
 @stack_app.command()
+@lab_errors
 def fetch() -> None:
     """Fetch the JVM parts (Kafka, Apicurio, Flink connector jars) with Maven if missing."""
     settings = get_settings()
-    _run(lambda: ensure_jvm_parts(settings))
+    ensure_jvm_parts(settings)
     console.print(f"JVM parts ready under {settings.jvm_dir}")
 
 
 @stack_app.command()
+@lab_errors
 def down() -> None:
     """Stop the processes `labkit stack up` started (tracked by PID)."""
-    stopped = _run(lambda: stack.down(console=console))
+    stopped = stack.down(console=console)
     if not stopped:
         console.print("nothing to stop: labkit has no running processes")
 
 
 @stack_app.command()
+@lab_errors
 def status() -> None:
     """Probe each service and print its version, endpoint and health (exit 1 if any is down)."""
     rows = stack.status()
@@ -76,21 +94,24 @@ def status() -> None:
 
 
 @stack_app.command()
+@lab_errors
 def logs(service: str = typer.Argument(..., help="kafka, registry, redis or flink"),
          lines: int = typer.Option(40, "--lines", "-n", help="How many lines from the end.")
          ) -> None:
     """Print the end of a service's log file(s) under .lab/logs/."""
-    console.print(_run(lambda: stack.logs(service, lines=lines)), markup=False, highlight=False)
+    console.print(stack.logs(service, lines=lines), markup=False, highlight=False)
 
 
 @stack_app.command()
+@lab_errors
 def reset() -> None:
     """Stop the stack and delete its data and logs (topics, registry, Redis); keep the jars."""
-    _run(lambda: stack.reset(console=console))
+    stack.reset(console=console)
     console.print("stack stopped and data deleted; `labkit stack up` starts from empty")
 
 
 @app.command()
+@lab_errors
 def generate(
     topic: str = typer.Option(..., "--topic", "-t", help="Topic to produce to (created if new)."),
     count: int = typer.Option(1000, "--count", "-n", min=1, help="How many transactions."),
@@ -100,13 +121,13 @@ def generate(
     rate: float = typer.Option(None, "--rate", min=0.1, help="Events per second (default: max)."),
 ) -> None:
     """Produce seeded synthetic transactions, keyed by card_id."""
-    sent = _run(lambda: generator.produce(topic, count, seed=seed, fmt=fmt,
-                                          schema=f"transactions.{schema}", rate=rate,
-                                          progress=True))
+    sent = generator.produce(topic, count, seed=seed, fmt=fmt, schema=f"transactions.{schema}",
+                             rate=rate, progress=True)
     console.print(f"produced {sent} {fmt} transactions to {topic} (seed {seed})")
 
 
 @app.command()
+@lab_errors
 def consume(
     topic: str = typer.Option(..., "--topic", "-t"),
     fmt: str = typer.Option("avro", "--format",
@@ -119,46 +140,41 @@ def consume(
     timeout_s: float = typer.Option(10.0, "--timeout-s"),
 ) -> None:
     """Read a topic from the start and print each decoded record (bounded)."""
-    def body() -> list[dict]:
-        decode = serde.make_decoder(fmt, schema=f"transactions.{schema}",
-                                    reader=reader and f"transactions.{reader}")
-        return serde.decode_records(
-            topics.read(topic, max_messages=max_messages, timeout_s=timeout_s), decode)
-
-    for record in _run(body):
+    decode = serde.make_decoder(fmt, schema=f"transactions.{schema}",
+                                reader=reader and f"transactions.{reader}")
+    records = topics.read(topic, max_messages=max_messages, timeout_s=timeout_s)
+    for record in serde.decode_records(records, decode):
         console.print(record)
 
 
 @app.command()
+@lab_errors
 def process(
     topic: str = typer.Option(..., "--topic", "-t", help="Input topic (Confluent-framed Avro)."),
-    engine: str = typer.Option("simple", "--engine", help="simple | flink"),
+    engine: str = typer.Option("simple", "--engine", help=" | ".join(engines.ENGINES)),
     from_beginning: bool = typer.Option(True, "--from-beginning/--from-committed",
-                                        help="Where to start without committed offsets."),
+                                        help="Where to start without committed offsets "
+                                        "(simple)."),
     until_end: bool = typer.Option(True, "--until-end/--follow",
-                                   help="Stop at the end offsets seen at start."),
+                                   help="Stop at the end offsets seen at start (simple)."),
     group: str = typer.Option(None, "--group", help="Consumer group (default per topic)."),
     tag: str = typer.Option("", "--tag", help="Suffix for output topics and Redis keys."),
+    parallelism: int = typer.Option(1, "--parallelism", "-p", min=1,
+                                    help="Parallel subtasks (flink, flink-sql)."),
     flink_cluster: bool = typer.Option(False, "--flink-cluster",
-                                       help="Submit to the standalone cluster (flink engine)."),
+                                       help="Run on the standalone cluster (flink, flink-sql)."),
     rebuild: bool = typer.Option(True, "--rebuild/--no-rebuild",
                                  help="Rebuild card windows from Kafka on start (simple)."),
 ) -> None:
-    """Compute features: feature log, dead letters, Redis; print the reconciliation."""
-    from .engines import flink, simple
+    """Compute features: feature log, dead letters, Redis; print the reconciliation.
 
-    def body():
-        if engine == "simple":
-            return simple.run(topic, group=group, tag=tag, from_beginning=from_beginning,
-                              until_end=until_end, rebuild=rebuild, progress=True)
-        if engine == "flink":
-            if not (until_end and from_beginning):
-                raise LabError("The flink engine runs bounded, from the beginning, here.",
-                               "drop --follow/--from-committed, or use --engine simple.")
-            return flink.run(topic, tag=tag, group=group, cluster=flink_cluster)
-        raise LabError(f"Unknown engine {engine!r}.", "use --engine simple or --engine flink.")
-
-    report = _run(body)
+    An option the engine does not take is refused, never ignored.
+    """
+    spec = engines.get(engine)
+    report = spec.run(topic, engines.options_for(
+        tag=tag, group=group, from_beginning=from_beginning, until_end=until_end,
+        rebuild=rebuild, parallelism=parallelism, cluster=flink_cluster,
+        progress="progress" in spec.takes))
     console.print(str(report), markup=False)
     if not report.balanced:
         raise typer.Exit(1)
@@ -173,8 +189,10 @@ def _partition_list(text: str | None) -> list[int] | None:
 
 
 @app.command()
+@lab_errors
 def bench(
-    engine: str = typer.Option("simple", "--engine", help="ceiling | simple | flink | flink-sql"),
+    engine: str = typer.Option("simple", "--engine",
+                               help="ceiling | " + " | ".join(engines.ENGINES)),
     events: int = typer.Option(100_000, "--events", "-n", min=1,
                                help="Size of the fresh seeded workload."),
     partitions: int = typer.Option(2, "--partitions", min=1, help="Partitions of the workload."),
@@ -202,31 +220,46 @@ def bench(
         else:
             console.print_json(text)
 
-    def body() -> None:
-        progress = console.is_terminal and not as_json
-        if suite:
-            results = benchmarks.suite(progress=progress, report=show)
-            console.print(f"saved to {benchmarks.save(results)}", style="bold")
-        elif rate is not None:
-            show(benchmarks.latency(rate=rate, seconds=events / rate, partitions=partitions))
-        elif processes > 1:
-            workload = topic or benchmarks.workload(events, partitions=partitions,
-                                                    progress=progress)
-            show(benchmarks.scale_out(workload, processes=processes))
-        else:
-            show(benchmarks.run(engine, events=events, topic=topic, partitions=partitions,
-                                only=_partition_list(only), parallelism=parallelism,
-                                cluster=flink_cluster, tag=tag, progress=progress))
+    progress = console.is_terminal and not as_json
+    engine_flags = {"--engine": engine != "simple", "--only": only is not None,
+                    "--parallelism": parallelism != 1, "--flink-cluster": flink_cluster,
+                    "--tag": tag is not None}
+    if suite:
+        _refuse("--suite (it runs every engine at its own sizes)", {
+            **engine_flags, "--events": events != 100_000, "--processes": processes != 1,
+            "--rate": rate is not None, "--topic": topic is not None})
+        results = benchmarks.suite(progress=progress, report=show)
+        console.print(f"saved to {benchmarks.save(results)}", style="bold")
+    elif rate is not None:
+        _refuse("--rate (a latency run of the simple engine on a fresh topic)", {
+            **engine_flags, "--processes": processes != 1, "--topic": topic is not None})
+        show(benchmarks.latency(rate=rate, seconds=events / rate, partitions=partitions))
+    elif processes > 1:
+        _refuse("--processes (simple engines, each on its share of the partitions)",
+                engine_flags)
+        workload = topic or benchmarks.workload(events, partitions=partitions,
+                                                progress=progress)
+        show(benchmarks.scale_out(workload, processes=processes))
+    else:
+        show(benchmarks.run(engine, events=events, topic=topic, partitions=partitions,
+                            only=_partition_list(only), parallelism=parallelism,
+                            cluster=flink_cluster, tag=tag, progress=progress))
 
-    _run(body)
+
+def _refuse(mode: str, flags: dict[str, bool]) -> None:
+    """A LabError if any flag that `mode` would ignore was given."""
+    given = [flag for flag, on in flags.items() if on]
+    if given:
+        raise LabError(f"{' and '.join(given)} cannot be combined with {mode}.",
+                       f"drop {' and '.join(given)}, or run a separate `labkit bench`.")
 
 
 @features_app.command("get")
+@lab_errors
 def features_get(card_id: str = typer.Argument(..., help="e.g. card-0007"),
                  topic: str = typer.Option(..., "--topic", "-t", help="The run's input topic."),
                  tag: str = typer.Option("", "--tag")) -> None:
     """Print a card's latest feature record from Redis, as typed JSON."""
-    from .processing import Outputs
     from .sinks import RedisFeatureSink
 
     record = RedisFeatureSink(key_prefix=Outputs(topic, tag).redis_prefix).read_features(card_id)

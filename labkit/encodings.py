@@ -53,7 +53,8 @@ ENCODINGS: dict[str, Encoding] = {
 }
 
 
-def _same(a: Any, b: Any) -> bool:
+def _round_trips(a: Any, b: Any) -> bool:
+    """Read back exactly: same type and value (lossless), no tolerance."""
     return type(a) is type(b) and a == b
 
 
@@ -64,6 +65,6 @@ def compare(features: dict[str, Any], declared: dict[str, str]) -> pd.DataFrame:
         row = {"feature": name, "written": repr(value)}
         for label, encoding in ENCODINGS.items():
             back = encoding.decode(encoding.encode(value), declared[name])
-            row[label] = f"{back!r}" + ("" if _same(back, value) else "  ✗")
+            row[label] = f"{back!r}" + ("" if _round_trips(back, value) else "  ✗")
         rows.append(row)
     return pd.DataFrame(rows).set_index("feature")

@@ -25,7 +25,8 @@ from rich.console import Console
 
 from . import stack, topics
 from .errors import LabError
-from .processing import Outputs
+from .polling import until
+from .runs import Outputs
 from .settings import get_settings
 from .stack import process
 from .stack.service import port_open
@@ -57,17 +58,17 @@ def wait_for_progress(topic: str, group: str, at_least: int, *,
     Raises if `engine` exits first (so a fault is never injected after the run is
     over without anyone noticing) or after `timeout_s`.
     """
-    deadline = time.monotonic() + timeout_s
-    while (done := topics.committed(topic, group)) < at_least:
-        if engine is not None and engine.poll() is not None:
+    def reached() -> bool:
+        done = topics.committed(topic, group)
+        if done < at_least and engine is not None and engine.poll() is not None:
             raise LabError(f"The engine exited (code {engine.returncode}) after {done:,} "
                            f"messages, before reaching {at_least:,}.",
                            f"its output: {engine.stdout.read() if engine.stdout else ''}")
-        if time.monotonic() > deadline:
-            raise LabError(f"{group} committed only {done:,} of {at_least:,} messages "
-                           f"within {timeout_s:.0f} s.", "check `labkit stack status`.")
-        time.sleep(0.05)
-    return done
+        return done >= at_least
+
+    until(reached, timeout_s=timeout_s, what=f"{group} committed {at_least:,} messages",
+          interval_s=0.05)
+    return topics.committed(topic, group)
 
 
 def stop_service(name: str) -> list[str]:

@@ -1,5 +1,8 @@
 """The feature contract: one implementation, used by every engine.
 
+Part of the pure core (with `errors` and `processing`): no I/O, no third-party
+imports, so every engine and every Flink worker can load it cheaply.
+
 State is per card (`CardWindow`). Each card has an event-time clock `T`, the
 largest `timestamp` seen so far for it. Every event is added to the card's
 window and the feature record is recomputed as of `T` over (T-5 min, T] and
@@ -29,14 +32,14 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from .generate import HIGH_RISK_MCCS
-
-__all__ = ["FEATURE_NAMES", "WINDOW_1H_MS", "WINDOW_5M_MS", "CardWindow"]
+__all__ = ["FEATURE_NAMES", "HIGH_RISK_MCCS", "HIGH_VELOCITY_COUNT", "MICROS", "WINDOW_1H_MS",
+           "WINDOW_5M_MS", "CardWindow"]
 
 WINDOW_5M_MS = 5 * 60 * 1000
 WINDOW_1H_MS = 60 * 60 * 1000
-MICROS = 1_000_000
-HIGH_VELOCITY_COUNT = 5
+MICROS = 1_000_000  # amounts are summed as exact integers of a millionth
+HIGH_VELOCITY_COUNT = 5  # this many events in 5 minutes is "high velocity"
+HIGH_RISK_MCCS = ("6011", "5967", "7011", "7995")  # cash, direct marketing, hotels, gambling
 
 FEATURE_NAMES = (
     "card_id", "txn_id", "event_ts", "feature_ts", "txn_count_5m", "txn_count_1h",

@@ -29,8 +29,10 @@ from rich.progress import track
 
 from . import schemas, serde, topics
 from .errors import LabError
+from .features import HIGH_RISK_MCCS
+from .processing import MAX_VALUE_BYTES
 
-__all__ = ["CORRUPT_KINDS", "HIGH_RISK_MCCS", "HOSTILE_KINDS", "KIND_HEADER", "LAB_SEED",
+__all__ = ["CORRUPT_KINDS", "HOSTILE_KINDS", "KIND_HEADER", "LAB_SEED",
            "START_MS", "UNKNOWN_SCHEMA_ID", "Message", "messages", "produce", "produce_hostile",
            "transactions"]
 
@@ -38,7 +40,6 @@ LAB_SEED = 25  # every notebook uses it; its first record trips the UTF-8 decode
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z: fixed, so outputs are reproducible
 MEAN_GAP_MS = 1_500  # mean time between two events, over all cards
 
-HIGH_RISK_MCCS = ("6011", "5967", "7011", "7995")  # cash, direct marketing, hotels, gambling
 EVERYDAY_MCCS = ("5411", "5812", "5541", "5912", "5999", "4121", "5732", "5691", "4111", "5814")
 HOME = {  # country -> (currency, cities)
     "US": ("USD", ("New York", "Chicago", "Austin")),
@@ -237,9 +238,6 @@ def _recoded(valid: _Valid, **fields: Any) -> bytes:
 
 def _oversized(rng: random.Random, valid: _Valid) -> tuple[bytes | None, bytes | None]:
     """A valid transaction padded past the lab's size limit, yet well under Kafka's 1 MB."""
-    # Imported here: processing imports features, which imports this module.
-    from .processing import MAX_VALUE_BYTES
-
     padding = "x" * rng.randint(MAX_VALUE_BYTES, 4 * MAX_VALUE_BYTES)
     return valid.key, _recoded(valid, metadata={**valid.record["metadata"], "padding": padding})
 

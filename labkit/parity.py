@@ -2,23 +2,29 @@
 
 Partitions interleave differently in different engines, so records are lined
 up per card (each card's records are in one partition, in order) and compared
-field by field; floats may differ by rounding only.
+field by field; floats may differ by rounding only (`same`). The Flink SQL
+variant computes a subset of the contract differently; `compare_sql` checks
+it on the events where the two must agree.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections import defaultdict
-from dataclasses import dataclass
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 
 from . import serde, topics
 from .clients import redis_client
-from .processing import Outputs
+from .engines.flink_sql import COMPARED
+from .runs import Outputs
 from .sinks import RedisFeatureSink
 
-__all__ = ["Outcome", "Parity", "compare", "feature_log", "outcome", "redis_snapshot", "unexpected"]
+__all__ = ["Outcome", "Parity", "SqlParity", "compare", "compare_sql", "feature_log", "outcome",
+           "redis_snapshot", "same", "sql_rows", "unexpected"]
 
+# Two engines sum the same exact integers but may divide and take roots in another
+# order (the JVM's SQRT vs Python's math.sqrt): a few ulps apart, far below this.
 REL_TOL = 1e-9
 
 
@@ -28,9 +34,8 @@ def feature_log(outputs: Outputs, *, timeout_s: float = 60.0) -> list[dict]:
     Partitions are read interleaved in no fixed order; sorting makes the log's
     order reproducible (each card's records stay in order, in one partition).
     """
-    records = topics.read(outputs.features, max_messages=10**9, timeout_s=timeout_s)
-    records.sort(key=lambda record: (record.partition, record.offset))
-    return serde.decode_records(records, serde.ConfluentDecoder())
+    return serde.decode_records(topics.read_all(outputs.features, timeout_s=timeout_s),
+                                serde.ConfluentDecoder())
 
 
 def redis_snapshot(outputs: Outputs) -> dict[str, dict]:
@@ -66,8 +71,15 @@ def _by_card(records: list[dict]) -> dict[str, list[dict]]:
     return cards
 
 
-def _same(a: object, b: object) -> tuple[bool, float]:
-    if isinstance(a, float) and isinstance(b, float):
+def same(a: object, b: object) -> tuple[bool, float]:
+    """(equal?, how far apart): floats up to rounding, anything else exactly, type included.
+
+    A float and an int compare as numbers: JSON (the SQL variant's output) writes
+    2.0 as 2. A bool is never a number here.
+    """
+    numbers = (int, float)
+    if (isinstance(a, float) or isinstance(b, float)) and not isinstance(a, bool) \
+            and not isinstance(b, bool) and isinstance(a, numbers) and isinstance(b, numbers):
         return math.isclose(a, b, rel_tol=REL_TOL, abs_tol=REL_TOL), abs(a - b)
     return type(a) is type(b) and a == b, 0.0
 
@@ -86,7 +98,7 @@ def compare(left: list[dict], right: list[dict]) -> Parity:
         for x, y in zip(ours, theirs, strict=False):
             compared += 1
             for name in x.keys() | y.keys():
-                equal, diff = _same(x.get(name), y.get(name))
+                equal, diff = same(x.get(name), y.get(name))
                 worst = max(worst, diff)
                 if not equal:
                     mismatches += 1
@@ -138,3 +150,61 @@ def outcome(run: Outputs, reference: Outputs) -> Outcome:
     return Outcome(redis_equal=redis[0] == redis[1], records=len(ours), distinct=len(mine),
                    reference=len(theirs), missing=len({_canonical(r) for r in theirs} - mine),
                    unexpected=len(unexpected(ours, theirs)))
+
+
+def sql_rows(outputs: Outputs, *, timeout_s: float = 60.0) -> list[dict]:
+    """The Flink SQL variant's rows (JSON), ordered by (partition, offset)."""
+    return [json.loads(record.value)
+            for record in topics.read_all(outputs.features, timeout_s=timeout_s)]
+
+
+@dataclass(frozen=True)
+class SqlParity:
+    """How the SQL rows agree with the contract on the events that arrived in order."""
+
+    in_order: int  # contract records with event_ts == feature_ts
+    compared: int  # of those, how many have a SQL row
+    matched: dict[str, int] = field(default_factory=dict)  # feature -> equal values
+    mismatched: dict[str, int] = field(default_factory=dict)  # feature -> different values
+    first_mismatch: str = ""
+
+    @property
+    def equal(self) -> bool:
+        return self.compared == self.in_order and not any(self.mismatched.values())
+
+    def __str__(self) -> str:
+        differing = {name: n for name, n in self.mismatched.items() if n}
+        verdict = ("every feature equal" if not differing else
+                   ", ".join(f"{name} {n:,}" for name, n in differing.items()) + " differ")
+        return (f"{self.compared:,} of {self.in_order:,} in-order events have a SQL row: "
+                f"{verdict}" + (f"; first: {self.first_mismatch}" if self.first_mismatch else ""))
+
+
+def compare_sql(sql: Outputs | list[dict], reference: Outputs | list[dict]) -> SqlParity:
+    """Compare the SQL variant's rows with a contract run's feature log, feature by feature.
+
+    Each side is a run's `Outputs` or what it wrote (`sql_rows`, `feature_log`).
+    Only events that arrived in order count (the contract's event_ts ==
+    feature_ts): for the others the two compute different things (see
+    `labkit.engines.flink_sql`).
+    """
+    rows = {row["txn_id"]: row for row in (sql_rows(sql) if isinstance(sql, Outputs) else sql)}
+    log = feature_log(reference) if isinstance(reference, Outputs) else reference
+    in_order = [record for record in log if record["event_ts"] == record["feature_ts"]]
+    matched: Counter[str] = Counter()
+    mismatched: Counter[str] = Counter()
+    first = ""
+    for record in in_order:
+        row = rows.get(record["txn_id"])
+        if row is None:
+            continue
+        for name in COMPARED:
+            if same(record[name], row[name])[0]:
+                matched[name] += 1
+            else:
+                mismatched[name] += 1
+                first = first or (f"{record['card_id']} {record['txn_id']}: {name} "
+                                  f"{record[name]!r} (contract) vs {row[name]!r} (SQL)")
+    compared = sum(record["txn_id"] in rows for record in in_order)
+    return SqlParity(len(in_order), compared, {name: matched[name] for name in COMPARED},
+                     {name: mismatched[name] for name in COMPARED}, first)

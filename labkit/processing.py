@@ -1,5 +1,8 @@
 """One message through the pipeline, the same for every engine.
 
+Part of the pure core (with `errors` and `features`): no I/O, no third-party
+imports. Where messages come from and where outputs go is `labkit.runs`.
+
 `handle` decodes a Kafka message and checks it (`check`: size, Avro, key =
 card_id, finite amount), updates the card's window (`update`) and returns
 either a feature record or a `DeadLetter` (reason `oversized`,
@@ -11,14 +14,12 @@ they write the outputs; none of them holds any business logic of its own.
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from . import topics
+from .errors import DecodeError
 from .features import WINDOW_1H_MS, CardWindow
-from .serde import DecodeError
 
 # A transaction encodes to about 200 bytes. Anything far larger is a producer bug or an
 # attack; decoding it would only waste memory, so it is dead-lettered unread. (The
@@ -28,8 +29,15 @@ MAX_VALUE_BYTES = 64 * 1024
 # a float when the variance is computed, so such an amount would crash the engine.
 MAX_AMOUNT = 1e12
 
-__all__ = ["MAX_AMOUNT", "MAX_VALUE_BYTES", "DeadLetter", "Outputs", "RunReport", "Source",
-           "check", "handle", "read_dead_letters", "reconcile", "update"]
+__all__ = ["MAX_AMOUNT", "MAX_VALUE_BYTES", "REQUIRED_FIELDS", "DeadLetter", "Source", "check",
+           "handle", "update"]
+
+# What `CardWindow.update` reads, and the exact types it takes (bool is not an int here, and
+# JSON may write an amount of 3.0 as 3). A schemaless producer (JSON, or a schema the lab
+# does not know) can leave any of them out or mistype it.
+REQUIRED_FIELDS: dict[str, tuple[type, ...]] = {
+    "txn_id": (str,), "card_id": (str,), "amount": (float, int), "mcc": (str,),
+    "geo_country": (str, type(None)), "timestamp": (int,), "is_fraud": (bool,)}
 
 
 class Source(NamedTuple):
@@ -57,8 +65,22 @@ class DeadLetter:
                 "dlq.offset": str(self.source.offset).encode()}
 
 
+def _mistyped(txn: dict) -> str:
+    """The first required field that is missing or of the wrong type ('' if none)."""
+    for name, kinds in REQUIRED_FIELDS.items():
+        if type(txn.get(name)) not in kinds or name not in txn:
+            shown = (f"{type(txn[name]).__name__} {txn[name]!r}" if name in txn else "missing")
+            wanted = " or ".join("null" if k is type(None) else k.__name__ for k in kinds)
+            return f"field {name!r} is {shown}, not {wanted}"
+    return ""
+
+
 def _invalid(key: bytes | None, txn: dict) -> str:
     """Why a decodable transaction still cannot be processed ('' if it can)."""
+    if not isinstance(txn, dict):
+        return f"the message decodes to a {type(txn).__name__}, not a record"
+    if problem := _mistyped(txn):
+        return problem
     if key != txn["card_id"].encode():
         # State is per Kafka key; a key that is not the card would mix cards' windows.
         return f"Kafka key {key!r} is not the event's card_id {txn['card_id']!r}"
@@ -103,86 +125,3 @@ def handle(window: CardWindow | None, key: bytes | None, value: bytes | None, so
     if isinstance(checked, DeadLetter):
         return window, checked
     return update(window, key, value, checked, source)
-
-
-@dataclass(frozen=True)
-class Outputs:
-    """Where a run over `input` writes: feature log, dead letters and Redis key prefix.
-
-    `tag` keeps two runs over the same input apart (e.g. one per engine).
-    """
-
-    input: str
-    tag: str = ""
-
-    @property
-    def features(self) -> str:
-        return f"{self.input}.features{self.tag}"
-
-    @property
-    def dlq(self) -> str:
-        return f"{self.input}.dlq{self.tag}"
-
-    def group(self, engine: str) -> str:
-        """The default consumer group of `engine` for this input and tag."""
-        return f"{engine}-{self.input}{self.tag}"
-
-    @property
-    def redis_prefix(self) -> str:
-        return f"features:{self.input}{self.tag}:"
-
-    def create_topics(self) -> None:
-        """Output topics with the input's partition count, so keys keep their partition.
-
-        The broker stamps each feature record with the time it was appended
-        (LogAppendTime), whatever the engine sets: the moment a feature became
-        available, which end-to-end latency is measured to.
-        """
-        partitions = int(topics.describe(self.input)["partitions"])
-        existing = topics.list_topics()
-        if self.features not in existing:
-            topics.create_topic(self.features, partitions=partitions,
-                                config={"message.timestamp.type": "LogAppendTime"})
-        if self.dlq not in existing:
-            topics.create_topic(self.dlq, partitions=partitions)
-
-
-@dataclass(frozen=True)
-class RunReport:
-    """Reconciliation of a bounded run, counted from the topics themselves."""
-
-    engine: str
-    input_messages: int
-    feature_records: int
-    dead_letters: dict[str, int]
-
-    @property
-    def balanced(self) -> bool:
-        return self.input_messages == self.feature_records + sum(self.dead_letters.values())
-
-    def __str__(self) -> str:
-        reasons = ", ".join(f"{reason} {count:,}" for reason, count in
-                            sorted(self.dead_letters.items()))
-        verdict = "balanced" if self.balanced else "NOT BALANCED: messages lost or duplicated"
-        return (f"{self.engine}: input {self.input_messages:,} = feature records "
-                f"{self.feature_records:,} + dead letters {sum(self.dead_letters.values()):,}"
-                f" ({reasons or 'none'}) -> {verdict}")
-
-
-def read_dead_letters(outputs: Outputs, *, timeout_s: float = 60.0) -> list[DeadLetter]:
-    """The run's dead-letter topic, back as DeadLetters, in the order of their sources."""
-    letters = []
-    for record in topics.read(outputs.dlq, max_messages=10**9, timeout_s=timeout_s):
-        headers = {name: value.decode() for name, value in record.headers}
-        source = Source(headers["dlq.topic"], int(headers["dlq.partition"]),
-                        int(headers["dlq.offset"]))
-        letters.append(DeadLetter(record.key, record.value, headers["dlq.reason"],
-                                  headers["dlq.error"], source))
-    return sorted(letters, key=lambda letter: (letter.source.partition, letter.source.offset))
-
-
-def reconcile(engine: str, outputs: Outputs) -> RunReport:
-    """Count input, feature records and dead letters (by reason) on the brokers."""
-    reasons = Counter(letter.reason for letter in read_dead_letters(outputs))
-    return RunReport(engine, topics.count(outputs.input), topics.count(outputs.features),
-                     dict(reasons))

@@ -20,7 +20,7 @@ from .errors import LabError
 from .settings import get_settings
 
 __all__ = ["Deliveries", "Record", "committed", "count", "create_topic", "describe", "fresh_topic",
-           "list_topics", "partition_counts", "produce", "read", "run_id"]
+           "list_topics", "partition_counts", "produce", "read", "read_all", "run_id"]
 
 
 @dataclass(frozen=True)
@@ -213,3 +213,14 @@ def read(topic: str, *, max_messages: int, timeout_s: float = 10.0) -> list[Reco
         raise _unreachable(exc) from None
     finally:
         consumer.close()
+
+
+def read_all(topic: str, *, timeout_s: float = 60.0) -> list[Record]:
+    """The whole topic, ordered by (partition, offset).
+
+    `read` interleaves partitions in no fixed order; sorting makes a topic's
+    contents reproducible (each key's records stay in order, in one partition).
+    """
+    records = read(topic, max_messages=10**9, timeout_s=timeout_s)
+    records.sort(key=lambda record: (record.partition, record.offset))
+    return records

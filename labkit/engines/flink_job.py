@@ -7,7 +7,8 @@ a `KeyedProcessFunction`, keyed by the Kafka key (= card_id; `processing.handle`
 dead-letters any other), that decodes, updates the card's `CardWindow` (kept
 in Flink keyed state), writes Redis and encodes the feature record. The key is
 computed in SQL, in the JVM, so each record crosses into Python exactly once.
-This module imports PyFlink, so only `labkit.engines.flink` imports it.
+This module imports PyFlink at the top, so only `labkit.engines.flink` imports it,
+and only inside a running job.
 
 Run on a cluster as
 `flink run -j <connector jar> -pym labkit.engines.flink_job --topic T [--parallelism N]`
@@ -34,9 +35,10 @@ from pyflink.table import StreamTableEnvironment
 
 from .. import processing, schemas, serde
 from ..features import CardWindow
-from ..settings import get_settings
+from ..runs import Outputs
 from ..sinks import RedisFeatureSink
 from ..stack.flink import JOB_SETTINGS
+from .flink_tables import kafka_table
 
 BYTES = Types.PRIMITIVE_ARRAY(Types.BYTE())
 KEYED_MESSAGE = Types.ROW_NAMED(["card", "message"], [Types.STRING(), Types.ROW_NAMED(
@@ -169,13 +171,9 @@ class CardFeatures(KeyedProcessFunction):
         self.redis.flush()
 
 
-def _kafka_table(name: str, topic: str, columns: str, extra: str = "") -> str:
-    return f"""
-        CREATE TABLE `{name}` ({columns}) WITH (
-          'connector' = 'kafka', 'topic' = '{topic}',
-          'properties.bootstrap.servers' = '{get_settings().kafka}',
-          'key.format' = 'raw', 'key.fields' = 'k',
-          'value.format' = 'raw', 'value.fields-include' = 'EXCEPT_KEY' {extra})"""
+# Both sinks write bytes the Python operator made: key and value as they are.
+RAW_BYTES = {"key.format": "raw", "key.fields": "k", "value.format": "raw",
+             "value.fields-include": "EXCEPT_KEY"}
 
 
 def _keyed_by_card(t_env: StreamTableEnvironment) -> KeyedStream:
@@ -192,18 +190,20 @@ def _keyed_by_card(t_env: StreamTableEnvironment) -> KeyedStream:
     return KeyedStream(j_keyed, stream.get_type(), stream)
 
 
-def build(env: StreamExecutionEnvironment, outputs: processing.Outputs, group: str):
+def build(env: StreamExecutionEnvironment, outputs: Outputs, group: str):
     """Add the pipeline to `env`; return the statement set that attaches the Kafka sinks."""
     t_env = StreamTableEnvironment.create(env)
-    t_env.execute_sql(_kafka_table(
+    t_env.execute_sql(kafka_table(
         "source", outputs.input,
-        "`k` BYTES, `v` BYTES, `topic` STRING METADATA VIRTUAL, "
-        "`partition` INT METADATA VIRTUAL, `offset` BIGINT METADATA VIRTUAL",
-        f", 'properties.group.id' = '{group}', 'scan.startup.mode' = 'earliest-offset', "
-        "'scan.bounded.mode' = 'latest-offset'"))
-    t_env.execute_sql(_kafka_table("features_sink", outputs.features, "`k` BYTES, `v` BYTES"))
-    t_env.execute_sql(_kafka_table("dlq_sink", outputs.dlq,
-                                   "`k` BYTES, `v` BYTES, `headers` MAP<STRING, BYTES> METADATA"))
+        ["`k` BYTES", "`v` BYTES", "`topic` STRING METADATA VIRTUAL",
+         "`partition` INT METADATA VIRTUAL", "`offset` BIGINT METADATA VIRTUAL"],
+        {**RAW_BYTES, "properties.group.id": group, "scan.startup.mode": "earliest-offset",
+         "scan.bounded.mode": "latest-offset"}))
+    t_env.execute_sql(kafka_table("features_sink", outputs.features, ["`k` BYTES", "`v` BYTES"],
+                                  RAW_BYTES))
+    t_env.execute_sql(kafka_table(
+        "dlq_sink", outputs.dlq,
+        ["`k` BYTES", "`v` BYTES", "`headers` MAP<STRING, BYTES> METADATA"], RAW_BYTES))
     schema_id = schemas.register(f"{outputs.features}-value", "features.v1")
     features = _keyed_by_card(t_env).process(CardFeatures(schema_id, outputs.redis_prefix),
                                              output_type=MESSAGE)
@@ -232,7 +232,7 @@ def with_job_settings(config: Configuration) -> Configuration:
     return config
 
 
-def execute(env: StreamExecutionEnvironment, outputs: processing.Outputs, group: str,
+def execute(env: StreamExecutionEnvironment, outputs: Outputs, group: str,
             parallelism: int = 1):
     """Run the job to the end of the input; return Flink's JobExecutionResult (timings)."""
     env.set_parallelism(parallelism)
@@ -249,7 +249,7 @@ def main() -> None:
     parser.add_argument("--group", default="")
     parser.add_argument("--parallelism", type=int, default=1)
     args = parser.parse_args()
-    outputs = processing.Outputs(args.topic, args.tag)
+    outputs = Outputs(args.topic, args.tag)
     env = StreamExecutionEnvironment.get_execution_environment(with_job_settings(Configuration()))
     execute(env, outputs, args.group or outputs.group("flink"), args.parallelism)
 

@@ -3,7 +3,7 @@
 Every batch goes through the same stages, in this order (given a `Stopwatch`,
 each is timed: the benchmark's per-stage breakdown):
 
-    consume   whatever is queued, up to `batch_size` messages (at least one)
+    consume   whatever is queued, up to `BATCH_SIZE` messages (at least one)
     decode    `processing.check` each message: size, Avro, key, amount
     features  `processing.update` each card's window
     produce   encode the feature records; send them and the dead letters
@@ -37,10 +37,11 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 from rich.progress import Progress
 
 from .. import clients, serde
-from ..errors import LabError
+from ..errors import LabError, ServiceUnavailable
 from ..features import WINDOW_1H_MS, CardWindow
-from ..instruments import Latencies, Stopwatch
-from ..processing import DeadLetter, Outputs, RunReport, Source, check, reconcile, update
+from ..instruments import Stopwatch
+from ..processing import DeadLetter, Source, check, update
+from ..runs import Outputs, RunOptions, RunReport, reconcile
 from ..sinks import RedisFeatureSink
 from ..topics import Deliveries
 
@@ -49,8 +50,12 @@ __all__ = ["REBUILD_HORIZON_MS", "decode_only", "run"]
 # The 1-hour window plus an hour of lateness: events older than that (in ingestion time)
 # cannot be in a window any more if events are ingested within an hour of happening.
 REBUILD_HORIZON_MS = 2 * WINDOW_1H_MS
-# How long an outage (Kafka coordinator or broker, Redis) may last before the run gives up.
+# How long an outage (Kafka coordinator or broker, Redis, registry) may last before the run
+# gives up.
 OUTAGE_TIMEOUT_S = 120.0
+# Messages per batch at most: large enough that per-batch costs (a Redis pipeline, a
+# commit) vanish per message, small enough that a batch's wait stays short.
+BATCH_SIZE = 10_000
 # Consumer events that only report a broker being away; librdkafka reconnects by itself.
 TRANSIENT = {KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
              KafkaError.COORDINATOR_NOT_AVAILABLE, KafkaError._TRANSPORT,
@@ -64,14 +69,15 @@ Checked = tuple[bytes | None, bytes | None, Source, dict | DeadLetter]  # key, v
 def _transient(exc: Exception) -> bool:
     if isinstance(exc, KafkaException):
         return exc.args[0].retriable() or exc.args[0].code() in TRANSIENT
-    return isinstance(exc, redis_py.ConnectionError | redis_py.TimeoutError)
+    return isinstance(exc, redis_py.ConnectionError | redis_py.TimeoutError | ServiceUnavailable)
 
 
 def _retrying(call: Callable[[], T], what: str) -> T:
     """`call()`, retried with backoff (0.1 s doubling to 2 s) while the failure is transient.
 
     A freshly started broker answers NOT_COORDINATOR for a few seconds; a
-    restarting broker or Redis refuses connections for a few more. Past
+    restarting broker, Redis or schema registry refuses connections for a few
+    more. Past
     `OUTAGE_TIMEOUT_S` the run stops with a LabError, before committing.
     """
     deadline = time.monotonic() + OUTAGE_TIMEOUT_S
@@ -79,7 +85,7 @@ def _retrying(call: Callable[[], T], what: str) -> T:
     while True:
         try:
             return call()
-        except (KafkaException, redis_py.RedisError) as exc:
+        except (KafkaException, redis_py.RedisError, ServiceUnavailable) as exc:
             if not _transient(exc) or time.monotonic() + delay > deadline:
                 raise LabError(f"{what} failed: {exc}",
                                "check the stack with `labkit stack status`; offsets were not "
@@ -244,39 +250,38 @@ def _fewer_collections() -> Iterator[None]:
         gc.set_threshold(*before)
 
 
-def run(topic: str, *, group: str | None = None, tag: str = "",
-        partitions: list[int] | None = None, from_beginning: bool = True,
-        until_end: bool = True, max_messages: int | None = None, batch_size: int = 10_000,
-        idle_timeout_s: float = OUTAGE_TIMEOUT_S, rebuild: bool = True, progress: bool = False,
-        stopwatch: Stopwatch | None = None, latencies: Latencies | None = None) -> RunReport:
-    """Process `topic` (or just `partitions` of it) and return the reconciliation.
+def run(topic: str, options: RunOptions) -> RunReport:
+    """Process `topic` (or just `options.partitions` of it) and return the reconciliation.
 
-    With `until_end`, stop at the end offsets seen at start; else after
-    `max_messages`, or `idle_timeout_s` without messages. Several processes
-    can share a topic in one group by taking disjoint `partitions`.
+    With `options.until_end`, stop at the end offsets seen at start; else after
+    `options.max_messages`, or `OUTAGE_TIMEOUT_S` without messages. Several
+    processes can share a topic in one group by taking disjoint `partitions`.
     """
-    outputs = Outputs(topic, tag)
+    outputs = Outputs(topic, options.tag)
     outputs.create_topics()
     encode = serde.make_encoder("confluent", schema="features.v1", topic=outputs.features)
     decode = serde.ConfluentDecoder()
     sink = RedisFeatureSink(key_prefix=outputs.redis_prefix)
-    consumer = clients.consumer(group_id=group or outputs.group("simple"))
+    consumer = clients.consumer(group_id=options.group or outputs.group("simple"))
     deliveries = Deliveries()
-    stopwatch = stopwatch or Stopwatch()
+    stopwatch, latencies = options.stopwatch or Stopwatch(), options.latencies
     done: dict[int, int] = {}
     try:
-        bounds = _assign(consumer, topic, partitions, from_beginning=from_beginning)
-        windows = _rebuild(topic, bounds, decode) if rebuild else {}
-        total = max_messages or sum(end - start for start, end in bounds.values())
-        with _fewer_collections(), Progress(disable=not progress) as bar:
+        bounds = _assign(consumer, topic, options.partitions,
+                         from_beginning=options.from_beginning)
+        windows = _rebuild(topic, bounds, decode) if options.rebuild else {}
+        total = options.max_messages or sum(end - start for start, end in bounds.values())
+        with _fewer_collections(), Progress(disable=not options.progress) as bar:
             task = bar.add_task(f"simple engine on {topic}", total=total)
             stopwatch.start()
-            for batch in _batches(consumer, bounds, until_end=until_end,
-                                  max_messages=max_messages, batch_size=batch_size,
-                                  idle_timeout_s=idle_timeout_s):
+            for batch in _batches(consumer, bounds, until_end=options.until_end,
+                                  max_messages=options.max_messages, batch_size=BATCH_SIZE,
+                                  idle_timeout_s=OUTAGE_TIMEOUT_S):
                 stopwatch.lap("consume")
                 received_s = time.time()
-                checked = _decode(batch, decode)
+                # Retried as a whole: only a registry outage (an unknown writer schema id
+                # while the registry is away) can fail it, and decoding changes nothing.
+                checked = _retrying(partial(_decode, batch, decode), "decoding a batch")
                 stopwatch.lap("decode")
                 features, letters = _update(checked, windows)
                 stopwatch.lap("features")
@@ -308,7 +313,7 @@ def run(topic: str, *, group: str | None = None, tag: str = "",
     return reconcile("simple", outputs)
 
 
-def decode_only(topic: str, *, partitions: list[int] | None = None, batch_size: int = 10_000,
+def decode_only(topic: str, *, partitions: list[int] | None = None,
                 stopwatch: Stopwatch | None = None) -> int:
     """The ceiling a Python engine is measured against: this engine's own consume loop and
     decode stage, with nothing after them (no features, no outputs, no commits).
@@ -324,7 +329,7 @@ def decode_only(topic: str, *, partitions: list[int] | None = None, batch_size: 
         with _fewer_collections():
             stopwatch.start()
             for batch in _batches(consumer, bounds, until_end=True, max_messages=None,
-                                  batch_size=batch_size, idle_timeout_s=30.0):
+                                  batch_size=BATCH_SIZE, idle_timeout_s=30.0):
                 stopwatch.lap("consume")
                 _decode(batch, decode)
                 stopwatch.lap("decode")

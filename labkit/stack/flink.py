@@ -1,9 +1,11 @@
-"""Flink: PyFlink's local mini-cluster by default, or a standalone cluster on request.
+"""Flink, the service: PyFlink's local mini-cluster by default, or a standalone cluster.
 
 Jobs normally run in a mini-cluster inside the Python process that submits
 them, so there is nothing to start. `labkit stack up --flink-cluster` starts a
 real JobManager and TaskManager from the scripts inside the PyFlink wheel,
-with the REST API and web UI on the LAB_FLINK port.
+with the REST API and web UI on the LAB_FLINK port. This module starts, stops
+and probes them (and kills a TaskManager on purpose); running jobs on them is
+`labkit.stack.flink_jobs`.
 """
 
 from __future__ import annotations
@@ -11,29 +13,24 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
-import re
 import shutil
 import signal
-import subprocess
 import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import requests
 import yaml
 
 from ..errors import StackError
-from ..settings import VERSIONS, Settings, get_settings
+from ..polling import until
+from ..settings import Settings, get_settings
 from . import process
-from .jvm import java_bin
+from .jvm import connector_jar, java_bin
 from .process import Launch
 from .service import Health, Service, port_open
 
-__all__ = ["JOB_SETTINGS", "Flink", "avro_confluent_jar", "checkpoint_counts",
-           "connector_jar", "job_state", "kill_taskmanager", "pyflink_home", "restored_environ",
-           "square_job", "start_taskmanager", "submit_to_cluster"]
+__all__ = ["JOB_SETTINGS", "Flink", "kill_taskmanager", "pyflink_home", "rest_get",
+           "script_env", "start_taskmanager"]
 
 TASKMANAGER = "flink-taskmanager"  # the name its PID file is tracked under
 
@@ -47,20 +44,6 @@ def pyflink_home() -> Path:
             "run `make lab` (or `pip install -e .`) to install the lab's pinned dependencies.",
         )
     return Path(next(iter(spec.submodule_search_locations)))
-
-
-def connector_jar(settings: Settings) -> Path:
-    """The Flink Kafka SQL connector jar that PyFlink jobs add to their classpath."""
-    return (settings.jvm_dir / "flink" /
-            f"flink-sql-connector-kafka-{VERSIONS['flink_kafka_connector']}.jar")
-
-
-def avro_confluent_jar(settings: Settings) -> Path:
-    """Flink's `avro-confluent` SQL format (with its registry client), for Flink SQL jobs.
-
-    Version 2.2.0: Maven Central has no 2.2.1 of this artifact (see pom.xml).
-    """
-    return settings.jvm_dir / "flink" / "flink-sql-avro-confluent-registry-2.2.0.jar"
 
 
 # How the lab runs PyFlink jobs, on the mini-cluster and the standalone cluster alike:
@@ -170,7 +153,7 @@ class Flink(Service):
         (conf / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
 
     def launches(self, settings: Settings) -> list[Launch]:
-        env = {**_script_env(settings), "FLINK_LOG_DIR": str(settings.log_dir / "flink"),
+        env = {**script_env(settings), "FLINK_LOG_DIR": str(settings.log_dir / "flink"),
                "FLINK_PID_DIR": str(settings.run_dir / "flink")}
         bin_dir = pyflink_home() / "bin"
         return [Launch(f"flink-{role}", ["bash", str(bin_dir / f"{role}.sh"), "start-foreground"],
@@ -182,7 +165,7 @@ def _conf_dir(settings: Settings) -> Path:
     return settings.data_dir / "flink" / "conf"
 
 
-def _script_env(settings: Settings) -> dict[str, str]:
+def script_env(settings: Settings) -> dict[str, str]:
     """Environment for the wheel's bin/ scripts: the lab's conf dir, venv and java on PATH."""
     # The venv first so Python workers import pyflink; the scripts find `java` on PATH.
     path = [str(Path(sys.executable).parent), str(Path(java_bin()).parent), os.environ["PATH"]]
@@ -190,65 +173,7 @@ def _script_env(settings: Settings) -> dict[str, str]:
             "PATH": os.pathsep.join(path)}
 
 
-@contextmanager
-def restored_environ() -> Iterator[None]:
-    """Undo PyFlink's changes to os.environ once a job is done.
-
-    Running a job sets FLINK_CONF_DIR, PYFLINK_GATEWAY_DISABLED, a loopback
-    address and more in this process's environment. Every child started
-    afterwards would inherit them; a Jupyter kernel that inherits
-    PYFLINK_GATEWAY_DISABLED cannot run any PyFlink job at all.
-    """
-    saved = dict(os.environ)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-
-
-def square_job(values: list[int]) -> list[int]:
-    """Square `values` in a real PyFlink job on the local mini-cluster (a smoke test).
-
-    Takes ~10 s, nearly all of it starting the mini-cluster's JVM.
-    """
-    with restored_environ():  # importing pyflink already sets FLINK_HOME & co.
-        from pyflink.common import Configuration, Types
-        from pyflink.datastream import StreamExecutionEnvironment
-
-        config = Configuration()
-        # The Python workers must import pyflink: run them with this interpreter.
-        config.set_string("python.executable", sys.executable)
-        env = StreamExecutionEnvironment.get_execution_environment(config)
-        env.set_parallelism(1)
-        squares = env.from_collection(values, type_info=Types.LONG()).map(
-            lambda x: x * x, output_type=Types.LONG())
-        with squares.execute_and_collect() as results:
-            return sorted(results)
-
-
-def submit_to_cluster(program: list[str], settings: Settings, *, detached: bool = False,
-                      timeout_s: float = 600.0) -> str:
-    """`flink run` a PyFlink program (`["-py", script]` or `["-pym", module, args...]`)
-    on the standalone cluster and return its job id: once the job has ended, or, if
-    `detached`, as soon as the cluster has accepted it (follow it with `job_state`)."""
-    bin_dir = pyflink_home() / "bin"
-    host, port = settings.host_port("flink")
-    env = {**os.environ, **_script_env(settings)}
-    done = subprocess.run(["bash", str(bin_dir / "flink"), "run", "-m", f"{host}:{port}",
-                           *(["-d"] if detached else []), *program], env=env,
-                          capture_output=True, text=True, timeout=timeout_s)
-    match = re.search(r"JobID ([0-9a-f]{32})", done.stdout)
-    if done.returncode != 0 or match is None:
-        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-10:])
-        command = " ".join(program)
-        raise StackError(f"`flink run {command}` failed (exit {done.returncode}):\n{tail}",
-                         "start the cluster with `labkit stack up --flink-cluster` and see "
-                         "`labkit stack logs flink`.")
-    return match.group(1)
-
-
-def _rest(path: str, settings: Settings) -> dict:
+def rest_get(path: str, settings: Settings) -> dict:
     """GET one resource of the JobManager's REST API."""
     try:
         answer = requests.get(f"{settings.flink}{path}", timeout=5)
@@ -260,21 +185,10 @@ def _rest(path: str, settings: Settings) -> dict:
                          "--flink-cluster`.") from None
 
 
-def job_state(job_id: str, settings: Settings | None = None) -> str:
-    """The job's state on the standalone cluster: RUNNING, RESTARTING, FINISHED, FAILED..."""
-    return _rest(f"/jobs/{job_id}", settings or get_settings())["state"]
-
-
-def checkpoint_counts(job_id: str, settings: Settings | None = None) -> dict[str, int]:
-    """The job's checkpoints so far: `completed`, `failed`, `in_progress`, `total`, and
-    `restored` (how many times the job restarted from one)."""
-    return _rest(f"/jobs/{job_id}/checkpoints", settings or get_settings())["counts"]
-
-
 def _taskmanager_ids(settings: Settings) -> set[str]:
     """Ids of the TaskManagers the JobManager lists (a dead one stays listed until its
     heartbeat times out)."""
-    return {manager["id"] for manager in _rest("/taskmanagers", settings)["taskmanagers"]}
+    return {manager["id"] for manager in rest_get("/taskmanagers", settings)["taskmanagers"]}
 
 
 def kill_taskmanager(settings: Settings | None = None, *, timeout_s: float = 10.0) -> int:
@@ -292,14 +206,14 @@ def kill_taskmanager(settings: Settings | None = None, *, timeout_s: float = 10.
                          "--flink-cluster`).")
     # Its own process group: the JVM and the Python it runs, nothing else.
     os.killpg(pid, signal.SIGKILL)
-    deadline = time.monotonic() + timeout_s
-    while process.running_pid(TASKMANAGER, settings.run_dir) is not None:
-        if time.monotonic() > deadline:
-            raise StackError(f"TaskManager (pid {pid}) still runs {timeout_s:.0f} s after "
-                             "SIGKILL.", f"check it with `ps -p {pid}`.")
+
+    def gone() -> bool:
         with contextlib.suppress(ChildProcessError):  # reap it if we started it
             os.waitpid(pid, os.WNOHANG)
-        time.sleep(0.1)
+        return process.running_pid(TASKMANAGER, settings.run_dir) is None
+
+    until(gone, timeout_s=timeout_s, what=f"the TaskManager (pid {pid}) exited after SIGKILL",
+          fix=f"check it with `ps -p {pid}`.")
     return pid
 
 
@@ -314,13 +228,13 @@ def start_taskmanager(settings: Settings | None = None, *, timeout_s: float = 90
     launch = next(launch for launch in Flink(cluster=True).launches(settings)
                   if launch.name == TASKMANAGER)
     pid = process.start(launch, settings.run_dir)
-    deadline = time.monotonic() + timeout_s
-    while not _taskmanager_ids(settings) - known:
+
+    def registered() -> bool:
         if process.running_pid(TASKMANAGER, settings.run_dir) is None:
             raise StackError(f"The new TaskManager exited during start-up; see "
                              f"{launch.log}.", "read the log; too little memory is usual.")
-        if time.monotonic() > deadline:
-            raise StackError(f"The new TaskManager did not register within {timeout_s:.0f} s.",
-                             f"read {launch.log}.")
-        time.sleep(0.5)
+        return bool(_taskmanager_ids(settings) - known)
+
+    until(registered, timeout_s=timeout_s, what="the new TaskManager registered",
+          fix=f"read {launch.log}.", interval_s=0.5)
     return pid

@@ -1,15 +1,16 @@
-"""The JVM side of the stack: Java itself and the jars that pom.xml fetches."""
+"""The JVM side of the stack: Java itself and the jars that pom.xml fetches (and where)."""
 
 from __future__ import annotations
 
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 from ..errors import StackError
 from ..settings import REPO_ROOT, VERSIONS, Settings
 
-__all__ = ["ensure_jvm_parts", "java_bin"]
+__all__ = ["avro_confluent_jar", "connector_jar", "ensure_jvm_parts", "java_bin"]
 
 MIN_JAVA = 17
 
@@ -33,10 +34,22 @@ def java_bin() -> str:
     return java
 
 
+def connector_jar(settings: Settings) -> Path:
+    """The Flink Kafka SQL connector jar that PyFlink jobs add to their classpath."""
+    return (settings.jvm_dir / "flink" /
+            f"flink-sql-connector-kafka-{VERSIONS['flink_kafka_connector']}.jar")
+
+
+def avro_confluent_jar(settings: Settings) -> Path:
+    """Flink's `avro-confluent` SQL format (with its registry client), for Flink SQL jobs.
+
+    Version 2.2.0: Maven Central has no 2.2.1 of this artifact (see pom.xml).
+    """
+    return settings.jvm_dir / "flink" / "flink-sql-avro-confluent-registry-2.2.0.jar"
+
+
 def _parts_present(settings: Settings) -> bool:
     """True if the jars of exactly the pinned versions are in place."""
-    from .flink import avro_confluent_jar, connector_jar  # flink.py imports this module
-
     jvm = settings.jvm_dir
     return all(path.exists() for path in (
         jvm / "kafka" / f"kafka_2.13-{VERSIONS['kafka']}.jar",

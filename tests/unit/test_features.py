@@ -7,9 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from labkit import generate
-from labkit.features import FEATURE_NAMES, WINDOW_1H_MS, WINDOW_5M_MS, CardWindow
+from labkit.features import FEATURE_NAMES, HIGH_RISK_MCCS, WINDOW_1H_MS, WINDOW_5M_MS, CardWindow
 
-HIGH_RISK = set(generate.HIGH_RISK_MCCS)
+HIGH_RISK = set(HIGH_RISK_MCCS)
 
 
 def recompute(history: list[dict], txn: dict, clock_before: int | None) -> dict | None:
@@ -105,3 +105,27 @@ def test_the_window_forgets_what_is_older_than_an_hour():
     assert len(window.events) == 6  # (T-1h, T] holds minutes 120..170
     assert window.count_1h == 6
     assert window.countries_1h == {"US": 6}
+
+
+def test_feature_names_are_spelled_once_the_schema_and_the_record_agree():
+    """One source of truth: FEATURE_NAMES is the order of features.v1.avsc and of every
+    record CardWindow makes; the SQL variant's columns come from the same list."""
+    from labkit import schemas
+    from labkit.engines import flink_sql
+
+    assert tuple(f["name"] for f in schemas.load("features.v1")["fields"]) == FEATURE_NAMES
+    txn = {"txn_id": "t1", "card_id": "card-0001", "amount": 12.5, "mcc": "5411",
+           "geo_country": "GB", "timestamp": 1_000_000, "is_fraud": False}
+    assert tuple(CardWindow("card-0001").update(txn)) == FEATURE_NAMES
+    assert tuple(name for name, _ in flink_sql.SQL_COLUMNS) == tuple(
+        name for name in FEATURE_NAMES if name != "feature_ts")
+    assert set(flink_sql.COMPARED) == set(FEATURE_NAMES) - {"card_id", "txn_id", "event_ts",
+                                                            "feature_ts"}
+
+
+def test_the_sql_windows_are_derived_from_the_contract_widths():
+    """Half-open windows one millisecond short of the width, as the contract's (T-w, T]."""
+    from labkit.engines import flink_sql
+
+    assert "INTERVAL '4:59.999' MINUTE TO SECOND(3)" in flink_sql._5M
+    assert "INTERVAL '59:59.999' MINUTE TO SECOND(3)" in flink_sql._1H

@@ -8,6 +8,7 @@ from fastavro.validation import validate
 
 from labkit import generate, schemas, serde
 from labkit.errors import LabError
+from labkit.features import HIGH_RISK_MCCS
 from labkit.processing import MAX_VALUE_BYTES
 from labkit.serde import DecodeError
 
@@ -35,7 +36,7 @@ def test_the_mix_looks_like_payments():
     records = list(generate.transactions(5000))
     fraud = [r for r in records if r["is_fraud"]]
     assert 0.005 < len(fraud) / len(records) < 0.05
-    assert {r["mcc"] for r in records} >= set(generate.HIGH_RISK_MCCS)
+    assert {r["mcc"] for r in records} >= set(HIGH_RISK_MCCS)
     assert any(r["geo_country"] is None for r in records)
     assert len({r["card_id"] for r in records}) > 20
     assert len({r["txn_id"] for r in records}) == len(records)

@@ -4,7 +4,8 @@ import pytest
 
 from labkit import generate, serde
 from labkit.features import WINDOW_1H_MS
-from labkit.processing import DeadLetter, Outputs, RunReport, Source, handle
+from labkit.processing import DeadLetter, Source, handle
+from labkit.runs import Outputs, RunReport
 
 SOURCE = Source("payments", 0, 41)
 FIRST = next(generate.transactions(1))

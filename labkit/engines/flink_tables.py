@@ -1,0 +1,20 @@
+"""Kafka topics as Flink SQL tables: the one DDL builder both Flink engines use.
+
+Plain strings, no PyFlink: a table is a name, its columns and the connector's
+options. `kafka_table` fills in what every lab table shares (the connector and
+the lab's broker); each engine adds its formats, offsets and metadata.
+"""
+
+from __future__ import annotations
+
+from ..settings import get_settings
+
+__all__ = ["kafka_table"]
+
+
+def kafka_table(name: str, topic: str, columns: list[str], options: dict[str, str]) -> str:
+    """`CREATE TABLE name (columns) WITH ('connector' = 'kafka', 'topic' = topic, options...)`."""
+    settings = {"connector": "kafka", "topic": topic,
+                "properties.bootstrap.servers": get_settings().kafka, **options}
+    with_clause = ",\n  ".join(f"'{key}' = '{value}'" for key, value in settings.items())
+    return f"CREATE TABLE `{name}` (\n  {', '.join(columns)}\n) WITH (\n  {with_clause})"
