@@ -2,6 +2,9 @@
 
 Schemas live as .avsc files and are always referred to by name
 (`transactions.v1` is `schemas/transactions.v1.avsc`), so no code embeds one.
+The files ship inside the package (`labkit/avro_schemas/`, which the repository's
+`schemas/` links to) and are read through importlib.resources, so an installed
+wheel finds them too.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 from functools import cache
+from importlib.resources import files
 from typing import Any
 
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
@@ -16,26 +20,30 @@ from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
 from .clients import registry_client
 from .errors import LabError
-from .settings import REPO_ROOT
 
 __all__ = ["SCHEMA_DIR", "available", "conform", "lint", "load", "parsed", "read_back", "register",
            "text"]
 
-SCHEMA_DIR = REPO_ROOT / "schemas"
+SCHEMA_DIR = files(__package__) / "avro_schemas"
+"""The schema folder inside the installed package (an importlib.resources Traversable)."""
 
 
 def available(record: str = "") -> list[str]:
     """Schema names in schemas/ (those starting with `record`), e.g. ['transactions.v1', ...]."""
-    return sorted(path.name.removesuffix(".avsc") for path in SCHEMA_DIR.glob(f"{record}*.avsc"))
+    if not SCHEMA_DIR.is_dir():
+        return []
+    return sorted(entry.name.removesuffix(".avsc") for entry in SCHEMA_DIR.iterdir()
+                  if entry.is_file() and entry.name.startswith(record)
+                  and entry.name.endswith(".avsc"))
 
 
 def text(name: str) -> str:
     """The .avsc file's text, as a registry wants it."""
     path = SCHEMA_DIR / f"{name}.avsc"
-    if not path.exists():
+    if not path.is_file():
         raise LabError(f"There is no schema {name!r} in {SCHEMA_DIR}.",
                        f"use one of: {', '.join(available())}.")
-    return path.read_text()
+    return path.read_text(encoding="utf-8")
 
 
 def load(name: str) -> dict:
