@@ -15,6 +15,7 @@ import pytest
 import labkit as lk
 from labkit import faults, parity
 from labkit.engines import simple
+from labkit.polling import until
 from labkit.processing import Outputs
 
 pytestmark = pytest.mark.integration
@@ -27,6 +28,27 @@ def _break_midway(topic: str, tag: str, *, rebuild: bool = True) -> subprocess.P
     engine = faults.start_engine(topic, tag=tag, rebuild=rebuild)
     faults.wait_for_progress(topic, Outputs(topic, tag).group("simple"), QUARTER, engine=engine)
     return engine
+
+
+def _commits_stopped(topic: str, group: str, engine: subprocess.Popen, *,
+                     quiet_s: float = 1.0, timeout_s: float = 60.0) -> int:
+    """Wait until `group` has committed nothing new for `quiet_s`; return its count then.
+
+    The batch the engine was processing when a fault hit may still commit; the
+    next one cannot. Raises if the engine exits meanwhile.
+    """
+    last = {"committed": -1, "since": time.monotonic()}
+
+    def settled() -> tuple[int] | None:
+        assert engine.poll() is None, f"the engine exited (code {engine.returncode}) instead " \
+                                      f"of retrying: {engine.stdout.read()}"
+        committed = lk.topics.committed(topic, group)
+        if committed != last["committed"]:
+            last.update(committed=committed, since=time.monotonic())
+            return None
+        return (committed,) if time.monotonic() - last["since"] >= quiet_s else None
+
+    return until(settled, timeout_s=timeout_s, what=f"{group} stopped committing")[0]
 
 
 def test_a_killed_engine_resumes_with_rebuilt_windows(failure_topic, same_outcome):
@@ -53,8 +75,9 @@ def test_a_redis_outage_stalls_the_engine_without_losing_or_committing(failure_t
     engine = _break_midway(failure_topic, ".redis-outage")
     group = Outputs(failure_topic, ".redis-outage").group("simple")
     with faults.outage("redis"):
-        time.sleep(1.0)  # let the batch in flight hit the closed port
-        stalled_at = lk.topics.committed(failure_topic, group)
+        stalled_at = _commits_stopped(failure_topic, group, engine)  # the batch in flight hit it
+        # Not synchronization: the outage itself, long enough for an engine that gave up
+        # or committed without Redis to show it (it retries for up to 120 s).
         time.sleep(3.0)
         assert engine.poll() is None, "the engine gave up instead of retrying"
         assert lk.topics.committed(failure_topic, group) == stalled_at  # no commit without Redis
@@ -66,6 +89,8 @@ def test_a_redis_outage_stalls_the_engine_without_losing_or_committing(failure_t
 def test_a_broker_restart_is_survived(failure_topic, same_outcome):
     engine = _break_midway(failure_topic, ".broker-restart")
     with faults.outage("kafka"):
+        # Not synchronization: the broker stays down a while (it is, once `outage` has
+        # stopped it), long enough for an engine that gives up to have exited.
         time.sleep(2.0)
         assert engine.poll() is None, "the engine gave up instead of reconnecting"
     assert engine.wait(timeout=240) == 0, engine.stdout.read()

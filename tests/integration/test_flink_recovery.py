@@ -49,6 +49,8 @@ def test_a_killed_taskmanager_restarts_the_job_from_its_checkpoint(failure_topic
 def test_a_broker_restart_is_survived(failure_topic, same_outcome):
     job = _running_past_a_checkpoint(failure_topic, ".flink-broker-restart")
     with faults.outage("kafka"):
+        # Not synchronization: the broker stays down a while (it is, once `outage` has
+        # stopped it), long enough for a job that fails at once to have failed.
         time.sleep(2.0)
         assert job_state(job) != "FAILED", "the job gave up at once instead of retrying"
     flink.wait_for_job(job, timeout_s=150)

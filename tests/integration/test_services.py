@@ -1,7 +1,6 @@
 """Each of the four services, over a real connection to the running stack."""
 
 import os
-import time
 
 import pytest
 import requests
@@ -9,8 +8,9 @@ from confluent_kafka.schema_registry import Schema
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 import labkit as lk
+from labkit.polling import until
 from labkit.settings import VERSIONS, get_settings
-from labkit.stack.flink import square_job, submit_to_cluster
+from labkit.stack.flink import job_state, square_job, submit_to_cluster
 
 pytestmark = pytest.mark.integration
 
@@ -85,11 +85,7 @@ def test_flink_standalone_cluster_runs_a_submitted_job(tmp_path):
         "print(square_job([1, 2, 3]))\n"
     )
     job_id = submit_to_cluster(["-py", str(script)], settings)
-    deadline = time.monotonic() + 120
-    state = None
-    while time.monotonic() < deadline:
-        state = requests.get(f"{settings.flink}/jobs/{job_id}", timeout=5).json()["state"]
-        if state in {"FINISHED", "FAILED", "CANCELED"}:
-            break
-        time.sleep(1)
+    ended = {"FINISHED", "FAILED", "CANCELED"}
+    state = until(lambda: (now := job_state(job_id, settings)) in ended and now,
+                  timeout_s=120, what=f"job {job_id} ended", interval_s=0.5)
     assert state == "FINISHED"

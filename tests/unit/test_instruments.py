@@ -8,6 +8,7 @@ from labkit.instruments import Latencies, Stopwatch, percentiles
 
 
 def test_laps_are_charged_to_their_stage_and_add_up():
+    # The sleeps are what the stopwatch times (known minimum durations), not synchronization.
     watch = Stopwatch()
     began = time.perf_counter()
     watch.start()

@@ -1,7 +1,6 @@
 """PID tracking with real (harmless) processes: `sleep` stands in for a server."""
 
-import time
-
+from labkit.polling import until
 from labkit.stack import process
 from labkit.stack.process import Launch
 
@@ -12,6 +11,12 @@ def _sleeper(tmp_path, name="sleeper", script="exec sleep 60"):
 
 def _gone(pid: int) -> bool:
     return process._start_time(pid) is None
+
+
+def _whole_line(path) -> str:
+    """The file's text once it ends a line ("" before: the shell creates it, then writes)."""
+    text = path.read_text() if path.exists() else ""
+    return text if text.endswith("\n") else ""
 
 
 def test_start_records_pid_and_stop_ends_it(tmp_path):
@@ -29,13 +34,11 @@ def test_stop_ends_the_whole_process_group(tmp_path):
     launch = _sleeper(tmp_path, script="sleep 60 & echo $! > child.pid; wait")
     launch = Launch(launch.name, launch.argv, launch.log, cwd=tmp_path)
     process.start(launch, run)
-    deadline = time.monotonic() + 5
-    while not (tmp_path / "child.pid").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    child = int((tmp_path / "child.pid").read_text())
+    child = int(until(lambda: _whole_line(tmp_path / "child.pid"), timeout_s=5,
+                      what="the shell wrote its child's pid"))
     process.stop("sleeper", run, timeout_s=5)
-    time.sleep(0.2)
-    assert _gone(child)
+    # The group was signalled, but the orphaned child exits (and is reaped) on its own time.
+    until(lambda: _gone(child), timeout_s=5, what=f"the child (pid {child}) exited")
 
 
 def test_a_recycled_pid_is_never_signalled(tmp_path):
@@ -58,6 +61,7 @@ def test_process_output_goes_to_its_log(tmp_path):
     run = tmp_path / "run"
     launch = _sleeper(tmp_path, script="echo hello from the server; exec sleep 60")
     process.start(launch, run)
-    time.sleep(0.3)
+    until(lambda: "hello from the server" in launch.log.read_text(), timeout_s=5,
+          what="the server's greeting reached its log")
     process.stop("sleeper", run, timeout_s=5)
     assert "hello from the server" in launch.log.read_text()
