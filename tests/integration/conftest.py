@@ -5,10 +5,9 @@ from collections.abc import Callable
 import pytest
 
 import labkit as lk
-from labkit import parity
-from labkit.engines import simple
+from labkit import engines, parity
 from labkit.features import WINDOW_1H_MS
-from labkit.processing import Outputs
+from labkit.runs import Outputs
 
 FAILURE_EVENTS = 40_000
 FAILURE_SHAPE = {"n_cards": 250, "late_share": 0.02, "jitter_ms": 2 * WINDOW_1H_MS,
@@ -24,7 +23,7 @@ def failure_topic() -> str:
     """
     name = lk.topics.fresh_topic("it-failures", partitions=2)
     lk.generate.produce(name, FAILURE_EVENTS, fmt="confluent", **FAILURE_SHAPE)
-    assert simple.run(name, tag=".whole").balanced
+    assert engines.run("simple", name, tag=".whole").balanced
     return name
 
 
@@ -34,7 +33,7 @@ def _check_same_outcome(topic: str, tag: str) -> None:
     result = parity.outcome(run, Outputs(topic, ".whole"))
     assert result.same, str(result)
     # Replays repeat records and dead letters; counted once each, they cover the input.
-    letters = {letter.source for letter in lk.processing.read_dead_letters(run)}
+    letters = {letter.source for letter in lk.runs.read_dead_letters(run)}
     assert result.distinct + len(letters) == FAILURE_EVENTS
 
 

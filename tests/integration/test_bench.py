@@ -39,7 +39,7 @@ def test_ceiling_and_simple_report_every_message_and_their_stages(workload):
 def test_two_processes_share_the_partitions_and_every_message(workload):
     result = bench.scale_out(workload, processes=2)
     assert (result.events, result.processes, result.partitions) == (4_000, 2, 2)
-    report = lk.processing.reconcile("simple", lk.processing.Outputs(workload, result.tag))
+    report = lk.runs.reconcile("simple", lk.runs.Outputs(workload, result.tag))
     assert report.balanced and report.input_messages == 4_000
 
 

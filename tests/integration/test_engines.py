@@ -6,10 +6,9 @@ from typing import NamedTuple
 import pytest
 
 import labkit as lk
-from labkit import parity
-from labkit.engines import flink, simple
+from labkit import engines, parity
 from labkit.features import WINDOW_1H_MS
-from labkit.processing import Outputs, RunReport
+from labkit.runs import Outputs, RunReport
 from labkit.sinks import RedisFeatureSink
 
 pytestmark = pytest.mark.integration
@@ -43,13 +42,13 @@ def stream() -> str:
 @pytest.fixture(scope="module")
 def simple_run(stream) -> EngineRun:
     """The simple engine over `stream` (tag `.simple`), once for every test of the module."""
-    return _finished(simple.run(stream, tag=".simple"), Outputs(stream, ".simple"))
+    return _finished(engines.run("simple", stream, tag=".simple"), Outputs(stream, ".simple"))
 
 
 @pytest.fixture(scope="module")
 def flink_run(stream) -> EngineRun:
     """The Flink engine over `stream` (tag `.flink`), once for every test of the module."""
-    return _finished(flink.run(stream, tag=".flink"), Outputs(stream, ".flink"))
+    return _finished(engines.run("flink", stream, tag=".flink"), Outputs(stream, ".flink"))
 
 
 def test_both_engines_reconcile_and_agree_event_by_event(simple_run, flink_run):
@@ -96,16 +95,16 @@ def test_a_replay_never_moves_a_card_backwards(stream, simple_run):
     RedisFeatureSink(key_prefix=outputs.redis_prefix).write_latest(simple_run.features[:2_000])
     assert parity.redis_snapshot(outputs) == before
     # A whole replay under a new consumer group ends where it started, too.
-    simple.run(stream, tag=".simple", group=f"replay-{stream}")
+    engines.run("simple", stream, tag=".simple", group=f"replay-{stream}")
     assert parity.redis_snapshot(outputs) == before
 
 
 def test_the_flink_engine_runs_on_the_standalone_cluster():
     topic = lk.topics.fresh_topic("it-cluster", partitions=2)
     lk.generate.produce(topic, 3_000, fmt="confluent", **STREAM)
-    on_cluster = flink.run(topic, tag=".cluster", cluster=True)
+    on_cluster = engines.run("flink", topic, tag=".cluster", cluster=True)
     assert on_cluster.balanced, str(on_cluster)
-    simple.run(topic, tag=".simple")
+    engines.run("simple", topic, tag=".simple")
     result = parity.compare(parity.feature_log(Outputs(topic, ".cluster")),
                             parity.feature_log(Outputs(topic, ".simple")))
     assert result.compared == on_cluster.feature_records

@@ -13,10 +13,9 @@ import time
 import pytest
 
 import labkit as lk
-from labkit import faults, parity
-from labkit.engines import simple
+from labkit import engines, faults, parity
 from labkit.polling import until
-from labkit.processing import Outputs
+from labkit.runs import Outputs
 
 pytestmark = pytest.mark.integration
 
@@ -56,14 +55,14 @@ def test_a_killed_engine_resumes_with_rebuilt_windows(failure_topic, same_outcom
     assert faults.kill(engine) == -9
     committed = lk.topics.committed(failure_topic, Outputs(failure_topic, ".crash").group("simple"))
     assert QUARTER <= committed < lk.topics.count(failure_topic)  # really killed midway
-    assert simple.run(failure_topic, tag=".crash").balanced
+    assert engines.run("simple", failure_topic, tag=".crash").balanced
     same_outcome(failure_topic, ".crash")
 
 
 def test_without_the_rebuild_features_after_a_restart_are_wrong(failure_topic):
     engine = _break_midway(failure_topic, ".no-rebuild", rebuild=False)
     faults.kill(engine)
-    simple.run(failure_topic, tag=".no-rebuild", rebuild=False)
+    engines.run("simple", failure_topic, tag=".no-rebuild", rebuild=False)
     result = parity.outcome(Outputs(failure_topic, ".no-rebuild"),
                             Outputs(failure_topic, ".whole"))
     # Empty windows after the restart: counts and sums start again from zero.

@@ -20,7 +20,8 @@ import pytest
 
 from labkit import faults
 from labkit.engines import flink
-from labkit.stack.flink import checkpoint_counts, job_state, kill_taskmanager, start_taskmanager
+from labkit.stack.flink import kill_taskmanager, start_taskmanager
+from labkit.stack.flink_jobs import checkpoint_counts, job_state, wait_for_checkpoint, wait_for_job
 
 pytestmark = pytest.mark.integration
 
@@ -28,7 +29,7 @@ pytestmark = pytest.mark.integration
 def _running_past_a_checkpoint(name: str, tag: str) -> str:
     """Submit the job; return its id once a checkpoint has completed and it still runs."""
     job = flink.submit(name, tag=tag, parallelism=2)
-    flink.wait_for_checkpoint(job)
+    wait_for_checkpoint(job)
     assert job_state(job) == "RUNNING", "the job ended before anything could break"
     return job
 
@@ -40,7 +41,7 @@ def test_a_killed_taskmanager_restarts_the_job_from_its_checkpoint(failure_topic
         kill_taskmanager()
     finally:
         start_taskmanager()
-    flink.wait_for_job(job, timeout_s=150)
+    wait_for_job(job, timeout_s=150)
     # Really restarted from a checkpoint, not finished before the kill.
     assert checkpoint_counts(job)["restored"] >= 1
     same_outcome(failure_topic, ".tm-kill")
@@ -53,5 +54,5 @@ def test_a_broker_restart_is_survived(failure_topic, same_outcome):
         # stopped it), long enough for a job that fails at once to have failed.
         time.sleep(2.0)
         assert job_state(job) != "FAILED", "the job gave up at once instead of retrying"
-    flink.wait_for_job(job, timeout_s=150)
+    wait_for_job(job, timeout_s=150)
     same_outcome(failure_topic, ".flink-broker-restart")

@@ -3,10 +3,10 @@
 import pytest
 
 import labkit as lk
-from labkit import parity
-from labkit.engines import flink_sql, simple
+from labkit import engines, parity
+from labkit.engines import flink_sql
 from labkit.errors import LabError
-from labkit.processing import Outputs
+from labkit.runs import Outputs, RunReport
 
 pytestmark = pytest.mark.integration
 
@@ -18,24 +18,25 @@ def stream() -> str:
     """3,000 in-order events over 100 cards on 2 partitions, run through both engines."""
     topic = lk.topics.fresh_topic("it-flink-sql", partitions=2)
     assert lk.generate.produce(topic, EVENTS, fmt="confluent", n_cards=100, late_share=0) == EVENTS
-    simple.run(topic, tag=".simple")
+    engines.run("simple", topic, tag=".simple")
     return topic
 
 
 @pytest.fixture(scope="module")
-def sql_run(stream) -> flink_sql.SqlRun:
-    return flink_sql.run(stream)
+def sql_run(stream) -> RunReport:
+    return engines.run("flink-sql", stream, tag=".sql")
 
 
 def test_one_row_per_event(stream, sql_run):
+    assert sql_run.engine == "flink-sql"
     assert sql_run.input_messages == EVENTS
-    assert sql_run.rows_written == EVENTS
-    assert sql_run.output == flink_sql.output_topic(stream)
-    assert len(flink_sql.read_output(stream)) == EVENTS
+    assert sql_run.feature_records == EVENTS
+    assert sql_run.balanced, str(sql_run)
+    assert len(parity.sql_rows(Outputs(stream, ".sql"))) == EVENTS
 
 
 def test_every_feature_sql_expresses_matches_the_contract(stream, sql_run):
-    result = flink_sql.compare(stream, Outputs(stream, ".simple"))
+    result = parity.compare_sql(Outputs(stream, ".sql"), Outputs(stream, ".simple"))
     assert result.in_order == EVENTS
     assert result.compared == EVENTS
     assert result.equal, str(result)
@@ -45,7 +46,7 @@ def test_every_feature_sql_expresses_matches_the_contract(stream, sql_run):
 def test_compare_reports_a_wrong_value(stream, sql_run):
     log = parity.feature_log(Outputs(stream, ".simple"))
     log[10] = {**log[10], "amount_sum_1h": log[10]["amount_sum_1h"] * 1.001}
-    result = flink_sql.compare(stream, log)
+    result = parity.compare_sql(Outputs(stream, ".sql"), log)
     assert result.mismatched["amount_sum_1h"] == 1
     assert sum(result.mismatched.values()) == 1
     assert log[10]["txn_id"] in result.first_mismatch
@@ -53,4 +54,4 @@ def test_compare_reports_a_wrong_value(stream, sql_run):
 
 def test_a_used_output_topic_is_refused(stream, sql_run):
     with pytest.raises(LabError, match="already exists"):
-        flink_sql.run(stream)
+        engines.run("flink-sql", stream, tag=".sql")

@@ -18,11 +18,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import labkit as lk
-from labkit import generate, parity, serde
-from labkit.engines import simple
+from labkit import engines, generate, parity, serde
 from labkit.errors import LabError
 from labkit.features import FEATURE_NAMES, WINDOW_1H_MS, CardWindow
-from labkit.processing import DeadLetter, Outputs, RunReport, Source, handle, read_dead_letters
+from labkit.processing import DeadLetter, Source, handle
+from labkit.runs import Outputs, RunReport, read_dead_letters
 from labkit.topics import Record
 
 COUNT = 4_000
@@ -56,7 +56,7 @@ def hostile_run() -> HostileRun:
     topic = lk.topics.fresh_topic("it-hostile", partitions=3)
     sent = generate.produce_hostile(topic, COUNT, bad_share=0.2, n_cards=100, late_share=0.03,
                                     jitter_ms=2 * WINDOW_1H_MS)
-    report = simple.run(topic)  # must not raise, whatever the input
+    report = engines.run("simple", topic)  # must not raise, whatever the input
     records = lk.topics.read(topic, max_messages=COUNT, timeout_s=60)
     originals = {(r.partition, r.offset): (dict(r.headers)[generate.KIND_HEADER].decode(), r)
                  for r in records}

@@ -10,7 +10,7 @@ from confluent_kafka.schema_registry.error import SchemaRegistryError
 import labkit as lk
 from labkit.polling import until
 from labkit.settings import VERSIONS, get_settings
-from labkit.stack.flink import job_state, square_job, submit_to_cluster
+from labkit.stack.flink_jobs import job_state, square_job, submit_to_cluster
 
 pytestmark = pytest.mark.integration
 
@@ -81,7 +81,7 @@ def test_flink_standalone_cluster_runs_a_submitted_job(tmp_path):
     assert overview["taskmanagers"] >= 1
     script = tmp_path / "square_job.py"
     script.write_text(
-        "from labkit.stack.flink import square_job\n"
+        "from labkit.stack.flink_jobs import square_job\n"
         "print(square_job([1, 2, 3]))\n"
     )
     job_id = submit_to_cluster(["-py", str(script)], settings)
