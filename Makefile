@@ -8,7 +8,7 @@ LABKIT := $(BIN)/labkit
 # Jupyter refuses to run as root unless told; containers and CI machines often are root.
 AS_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test notebooks bench setup system venv jvm up down status reset lint
+.PHONY: lab test notebooks bench check setup system venv jvm up down status reset lint
 
 lab: setup  ## start the stack and open JupyterLab on notebooks/ (the stack stays up: `make down`)
 	$(LABKIT) stack up
@@ -26,6 +26,11 @@ notebooks: setup  ## re-execute every notebook in place against the live stack (
 bench: setup  ## every engine at 10K..1M events, scale-out, latency; results under .lab/bench/
 	$(LABKIT) stack up --flink-cluster
 	$(LABKIT) bench --suite
+
+check: setup  ## grade a chapter's exercises: make check CH=01 (SOLUTIONS=1 grades the references)
+	@test -n "$(CH)" || { echo "usage: make check CH=01"; exit 2; }
+	$(LABKIT) stack up
+	$(LABKIT) check $(CH) $(if $(SOLUTIONS),--solutions)
 
 setup: system venv jvm
 

@@ -254,6 +254,25 @@ def _refuse(mode: str, flags: dict[str, bool]) -> None:
                        f"drop {' and '.join(given)}, or run a separate `labkit bench`.")
 
 
+@app.command("check")
+@lab_errors
+def check_exercises(
+    chapter: str = typer.Argument(..., help="Chapter number, e.g. 01."),
+    solutions: bool = typer.Option(False, "--solutions",
+                                   help="Grade the reference solutions instead of your file."),
+) -> None:
+    """Grade a chapter's exercises (exercises/chNN_*.py) against the live stack."""
+    from . import check
+
+    grades = check.check(chapter, solutions=solutions)
+    for grade in grades:
+        console.print(str(grade), markup=False, highlight=False)
+    passed = sum(grade.passed for grade in grades)
+    console.print(f"{passed} of {len(grades)} exercises pass", style="bold")
+    if passed < len(grades):
+        raise typer.Exit(1)
+
+
 @features_app.command("get")
 @lab_errors
 def features_get(card_id: str = typer.Argument(..., help="e.g. card-0007"),

@@ -1,0 +1,67 @@
+"""Every grader can tell right from wrong: it passes on the reference solution and fails on
+the untouched stub (as committed, so a learner's own answers never break `make test`)."""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from labkit import check
+
+pytestmark = pytest.mark.integration
+
+CHAPTERS = check.chapters()
+
+
+def committed_stubs(tmp_path: Path) -> Path:
+    """exercises/ as committed: the graders, and each stub from git (not the working copy)."""
+    folder = tmp_path / "exercises"
+    shutil.copytree(check.EXERCISES_DIR / "graders", folder / "graders")
+    for path in check.EXERCISES_DIR.glob("ch*_*.py"):
+        relative = path.relative_to(check.EXERCISES_DIR.parent)
+        shown = subprocess.run(["git", "show", f"HEAD:{relative}"], capture_output=True,
+                               cwd=check.EXERCISES_DIR.parent)
+        (folder / path.name).write_bytes(shown.stdout if shown.returncode == 0
+                                         else path.read_bytes())
+    return folder
+
+
+def stub_functions(path: Path) -> set[str]:
+    """The public functions a stub file asks the learner to write."""
+    tree = ast.parse(path.read_text())
+    return {node.name for node in tree.body
+            if isinstance(node, ast.FunctionDef) and not node.name.startswith("_")}
+
+
+def test_every_chapter_from_01_to_06_has_at_least_two_exercises():
+    assert CHAPTERS[:6] == ["01", "02", "03", "04", "05", "06"]
+    for chapter in CHAPTERS:
+        (stub,) = check.EXERCISES_DIR.glob(f"ch{chapter}_*.py")
+        assert len(stub_functions(stub)) >= 2, stub.name
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_every_exercise_has_a_grader_and_a_solution(chapter):
+    (stub,) = check.EXERCISES_DIR.glob(f"ch{chapter}_*.py")
+    solution = check.EXERCISES_DIR / "solutions" / stub.name
+    graded = {grade.exercise for grade in check.check(chapter, solutions=True)}
+    assert graded == stub_functions(stub) <= stub_functions(solution)
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_every_grader_passes_on_the_reference_solutions(chapter):
+    grades = check.check(chapter, solutions=True)
+    assert all(grade.passed for grade in grades), "\n".join(map(str, grades))
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_every_grader_fails_on_the_untouched_stubs(chapter, tmp_path):
+    grades = check.check(chapter, directory=committed_stubs(tmp_path))
+    assert grades
+    for grade in grades:
+        assert not grade.passed, f"{grade.exercise}: its grader passes on the stub"
+        assert "not written yet" in grade.detail, str(grade)
