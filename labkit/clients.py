@@ -1,4 +1,4 @@
-"""Clients for each service, configured from `Settings`.
+"""Clients for each service, configured from `Settings`, and what their failures mean.
 
 The raw librdkafka configuration is shown here once; notebooks call these
 helpers and pass overrides only when the lesson is about that setting.
@@ -8,17 +8,31 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
+from urllib.parse import urlparse
 
 import redis as redis_py
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.common._httpx_compat import httpx
+from confluent_kafka.schema_registry.error import SchemaRegistryError
 from redis._parsers import Encoder
 from redis.connection import PythonRespSerializer
 
+from .errors import ServiceUnavailable
 from .settings import get_settings
 
-__all__ = ["admin", "consumer", "kafka_config", "producer", "redis_client", "registry_client"]
+__all__ = ["REDIS_UNREACHABLE", "REGISTRY_UNREACHABLE", "admin", "consumer", "kafka_config",
+           "producer", "redis_client", "redis_unavailable", "registry_client",
+           "registry_unavailable"]
+
+# What each client raises when its service gives no answer (refused, reset, timed out).
+# SchemaRegistryClient retries on its own, then re-raises the TransportError of the HTTP
+# library it ships with (httpx2, else httpx: `_httpx_compat` picks the same one here).
+REGISTRY_UNREACHABLE: tuple[type[Exception], ...] = (httpx.TransportError,)
+REDIS_UNREACHABLE: tuple[type[Exception], ...] = (redis_py.ConnectionError, redis_py.TimeoutError)
+
+STACK_FIX = "check the stack with `labkit stack status`; start what is down with `labkit stack up`."
 
 
 def kafka_config(**overrides: Any) -> dict[str, Any]:
@@ -72,3 +86,25 @@ def redis_client(*, hiredis: bool = False) -> redis_py.Redis:
 def registry_client() -> SchemaRegistryClient:
     """A Confluent Schema Registry client pointed at the lab's registry (Apicurio's ccompat API)."""
     return SchemaRegistryClient({"url": get_settings().registry})
+
+
+def _shown(url: str) -> str:
+    """The URL without its credentials (redis://:secret@host...), fit for an error message."""
+    parsed = urlparse(url)
+    return parsed._replace(netloc=parsed.netloc.rpartition("@")[2]).geturl()
+
+
+def registry_unavailable(exc: Exception, doing: str) -> ServiceUnavailable:
+    """The registry gave no answer, or an error status, while `doing` something (transient)."""
+    detail = (f"HTTP {exc.http_status_code}: {exc.error_message or 'no message'}"
+              if isinstance(exc, SchemaRegistryError) else f"{type(exc).__name__}: {exc}")
+    where = _shown(get_settings().registry)
+    return ServiceUnavailable(f"The schema registry at {where} failed while {doing} ({detail}).",
+                              STACK_FIX)
+
+
+def redis_unavailable(exc: Exception, doing: str) -> ServiceUnavailable:
+    """Redis did not answer while `doing` something (transient)."""
+    where = _shown(get_settings().redis)
+    return ServiceUnavailable(
+        f"Redis at {where} did not answer while {doing} ({type(exc).__name__}: {exc}).", STACK_FIX)

@@ -16,9 +16,10 @@ from importlib.resources import files
 from typing import Any
 
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+from confluent_kafka.schema_registry.error import SchemaRegistryError
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
-from .clients import registry_client
+from .clients import REGISTRY_UNREACHABLE, registry_client, registry_unavailable
 from .errors import LabError
 
 __all__ = ["SCHEMA_DIR", "available", "conform", "lint", "load", "parsed", "read_back", "register",
@@ -59,9 +60,21 @@ def parsed(name: str = "transactions.v1") -> dict:
 
 def register(subject: str, name: str = "transactions.v1",
              registry: SchemaRegistryClient | None = None) -> int:
-    """Register a schema file under `subject` and return its id (idempotent)."""
+    """Register a schema file under `subject` and return its id (idempotent).
+
+    A registry that is down or failing (5xx) raises ServiceUnavailable; its other
+    answers (409: not compatible) stay SchemaRegistryErrors, for the caller.
+    """
     registry = registry or registry_client()
-    return registry.register_schema(subject, Schema(text(name), "AVRO"))
+    doing = f"registering {name} under {subject!r}"
+    try:
+        return registry.register_schema(subject, Schema(text(name), "AVRO"))
+    except REGISTRY_UNREACHABLE as exc:
+        raise registry_unavailable(exc, doing) from exc
+    except SchemaRegistryError as exc:
+        if exc.http_status_code < 500:
+            raise
+        raise registry_unavailable(exc, doing) from exc
 
 
 def lint(schema: dict) -> list[str]:

@@ -8,9 +8,13 @@ anything else that speaks the same protocols.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urlparse
+
+from .errors import LabError
 
 __all__ = ["VERSIONS", "Settings", "get_settings"]
 
@@ -26,15 +30,70 @@ VERSIONS = {
 }
 
 
+class Endpoint(NamedTuple):
+    variable: str  # the environment variable that overrides it
+    schemes: tuple[str, ...]  # the URL schemes its client takes (none: bare host:port)
+    shape: str  # what a good value looks like, for error messages
+
+
+# Kafka takes bare host:port pairs, a comma-separated bootstrap list, as librdkafka does.
+ENDPOINTS = {
+    "kafka": Endpoint("LAB_KAFKA", (), "host:port[,host:port...], e.g. 127.0.0.1:9092"),
+    "registry": Endpoint("LAB_REGISTRY", ("http", "https"),
+                         "http://host:port/path, e.g. http://127.0.0.1:8081/apis/ccompat/v7"),
+    "redis": Endpoint("LAB_REDIS", ("redis", "rediss", "unix"),
+                      "redis://host:port/db, e.g. redis://127.0.0.1:6379/0"),
+    "flink": Endpoint("LAB_FLINK", ("http", "https"),
+                      "http://host:port, e.g. http://127.0.0.1:8082"),
+}
+
+
+def _url(endpoint: str) -> str:
+    """The endpoint as a URL urlparse can split (a bare host:port gets a placeholder scheme)."""
+    return endpoint if "://" in endpoint else f"tcp://{endpoint}"
+
+
+def _endpoint_problem(service: str, endpoint: str) -> str:
+    """What is wrong with a service's endpoint ('' if nothing)."""
+    schemes = ENDPOINTS[service].schemes
+    for part in endpoint.split(",") if service == "kafka" else [endpoint]:
+        parsed = urlparse(_url(part.strip()))
+        if schemes and parsed.scheme not in schemes:
+            return f"it must start with {' or '.join(f'{scheme}://' for scheme in schemes)}"
+        try:
+            port = parsed.port
+        except ValueError:  # urlparse: not an integer, or out of range
+            port = 0
+        if port == 0:
+            return f"port {parsed.netloc.rpartition(':')[2]!r} is not a number from 1 to 65535"
+        database = parsed.path.lstrip("/")
+        if service == "redis" and parsed.scheme != "unix" and not re.fullmatch(r"\d*", database):
+            return f"the database {database!r} is not a number"
+    return ""
+
+
 @dataclass(frozen=True)
 class Settings:
-    """Where each service lives. Build one with `get_settings()`."""
+    """Where each service lives. Build one with `get_settings()`.
+
+    Endpoints are checked as settings are made, so every malformed LAB_* variable
+    is reported at once, by name, rather than as a bare ValueError inside a client.
+    """
 
     kafka: str = "127.0.0.1:9092"
     registry: str = "http://127.0.0.1:8081/apis/ccompat/v7"
     redis: str = "redis://127.0.0.1:6379/0"
     flink: str = "http://127.0.0.1:8082"
     home: Path = field(default=REPO_ROOT / ".lab")
+
+    def __post_init__(self) -> None:
+        bad = [(where, getattr(self, service), problem) for service, where in ENDPOINTS.items()
+               if (problem := _endpoint_problem(service, getattr(self, service)))]
+        if bad:
+            raise LabError(
+                "Malformed endpoint setting: " + "; ".join(
+                    f"{where.variable}={value!r} ({problem})" for where, value, problem in bad),
+                "; ".join(f"set {where.variable} as {where.shape}" for where, _, _ in bad) + ".")
 
     @property
     def jvm_dir(self) -> Path:
@@ -53,11 +112,8 @@ class Settings:
         return self.home / "data"
 
     def host_port(self, service: str) -> tuple[str, int]:
-        """The (host, port) a service listens on, parsed from its endpoint."""
-        endpoint = getattr(self, service)
-        if "://" not in endpoint:
-            endpoint = f"tcp://{endpoint}"
-        parsed = urlparse(endpoint)
+        """The (host, port) a service listens on (Kafka: its first bootstrap server)."""
+        parsed = urlparse(_url(getattr(self, service).split(",")[0].strip()))
         return parsed.hostname or "127.0.0.1", parsed.port or 0
 
 

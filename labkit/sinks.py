@@ -17,7 +17,7 @@ from typing import Any
 
 import redis as redis_py
 
-from .clients import redis_client
+from .clients import REDIS_UNREACHABLE, redis_client, redis_unavailable
 from .errors import LabError
 
 __all__ = ["RedisFeatureSink", "decode_field", "encode_field", "write_features_naive"]
@@ -140,6 +140,13 @@ class RedisFeatureSink:
         return len(latest)
 
     def read_features(self, card_id: str) -> dict[str, FeatureValue]:
-        """The card's feature record exactly as written ({} if there is none)."""
-        stored = self.client.hgetall(self.key(card_id))
+        """The card's feature record exactly as written ({} if there is none).
+
+        An unreachable Redis raises ServiceUnavailable (cause and fix for the reader);
+        the write methods raise redis-py's own errors, which the engines retry.
+        """
+        try:
+            stored = self.client.hgetall(self.key(card_id))
+        except REDIS_UNREACHABLE as exc:
+            raise redis_unavailable(exc, f"reading {self.key(card_id)!r}") from exc
         return {name.decode(): decode_field(raw) for name, raw in stored.items()}

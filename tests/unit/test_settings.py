@@ -1,5 +1,8 @@
 from pathlib import Path
 
+import pytest
+
+from labkit.errors import LabError
 from labkit.settings import Settings, get_settings
 
 
@@ -32,3 +35,35 @@ def test_derived_folders_live_under_home(tmp_path):
     settings = Settings(home=tmp_path)
     assert {settings.jvm_dir, settings.run_dir, settings.log_dir, settings.data_dir} == {
         tmp_path / "jvm", tmp_path / "run", tmp_path / "logs", tmp_path / "data"}
+
+
+@pytest.mark.parametrize(("variable", "value", "shape"), [
+    ("LAB_KAFKA", "127.0.0.1:abc", "host:port"),
+    ("LAB_KAFKA", "127.0.0.1:9092,127.0.0.1:0", "host:port"),
+    ("LAB_REDIS", "redis://127.0.0.1:99999/0", "redis://host:port/db"),
+    ("LAB_REDIS", "127.0.0.1:6379", "redis://host:port/db"),
+    ("LAB_REDIS", "redis://127.0.0.1:6379/zero", "redis://host:port/db"),
+    ("LAB_REGISTRY", "127.0.0.1:8081/apis/ccompat/v7", "http://host:port/path"),
+    ("LAB_FLINK", "http://127.0.0.1:80a2", "http://host:port"),
+])
+def test_a_malformed_endpoint_is_named_with_its_value_and_shape(monkeypatch, variable, value,
+                                                                 shape):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(LabError) as err:
+        get_settings()
+    assert f"{variable}={value!r}" in err.value.cause
+    assert f"set {variable} as {shape}" in err.value.fix
+
+
+def test_every_malformed_endpoint_is_reported_at_once(monkeypatch):
+    monkeypatch.setenv("LAB_KAFKA", "127.0.0.1:abc")
+    monkeypatch.setenv("LAB_REDIS", "redis://127.0.0.1:99999/0")
+    with pytest.raises(LabError) as err:
+        get_settings()
+    assert "LAB_KAFKA" in err.value.cause and "LAB_REDIS" in err.value.cause
+    assert "LAB_REGISTRY" not in err.value.cause
+
+
+def test_a_bootstrap_list_is_accepted_and_its_first_server_probed():
+    settings = Settings(kafka="127.0.0.1:9092, 127.0.0.1:9094")
+    assert settings.host_port("kafka") == ("127.0.0.1", 9092)
