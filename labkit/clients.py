@@ -85,7 +85,9 @@ def redis_client(*, hiredis: bool = False) -> redis_py.Redis:
 
 def registry_client() -> SchemaRegistryClient:
     """A Confluent Schema Registry client pointed at the lab's registry (Apicurio's ccompat API)."""
-    return SchemaRegistryClient({"url": get_settings().registry})
+    # A timeout, because the client has none: a registry that hangs (a full GC, a paused
+    # process) would otherwise hang every decoder that needs a new schema id, for ever.
+    return SchemaRegistryClient({"url": get_settings().registry, "timeout": 5})
 
 
 def _shown(url: str) -> str:

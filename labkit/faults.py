@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import signal
 import subprocess
 import sys
@@ -31,7 +32,7 @@ from .settings import get_settings
 from .stack import process
 from .stack.service import port_open
 
-__all__ = ["Timeline", "kill", "outage", "start_engine", "start_service", "stop_service",
+__all__ = ["Timeline", "hung", "kill", "outage", "start_engine", "start_service", "stop_service",
            "wait_for_progress"]
 
 
@@ -71,19 +72,43 @@ def wait_for_progress(topic: str, group: str, at_least: int, *,
     return topics.committed(topic, group)
 
 
+def _running(name: str) -> dict[str, int]:
+    """The processes labkit runs for service `name`: launch name -> PID (LabError if none)."""
+    settings = get_settings()
+    running = {launch: pid for launch in process.tracked_names(settings.run_dir)
+               if (launch == name or launch.startswith(f"{name}-"))
+               and (pid := process.running_pid(launch, settings.run_dir))}
+    if not running:
+        raise LabError(f"labkit is not running {name!r}, so it will not touch it.",
+                       "start the embedded stack with `labkit stack up`.")
+    return running
+
+
 def stop_service(name: str) -> list[str]:
     """Stop one service of the embedded stack (SIGTERM, by its tracked PIDs).
 
     Returns the processes stopped. Refuses a service labkit did not start.
     """
-    settings = get_settings()
-    names = [launch for launch in process.tracked_names(settings.run_dir)
-             if launch == name or launch.startswith(f"{name}-")]
-    running = [launch for launch in names if process.running_pid(launch, settings.run_dir)]
-    if not running:
-        raise LabError(f"labkit is not running {name!r}, so it will not stop it.",
-                       "start the embedded stack with `labkit stack up`.")
-    return stack.down(settings, only=running, console=Console(quiet=True))
+    return stack.down(get_settings(), only=list(_running(name)), console=Console(quiet=True))
+
+
+@contextmanager
+def hung(name: str) -> Iterator[None]:
+    """Service `name` frozen for the block (SIGSTOP), then resumed (SIGCONT).
+
+    A hang, not a crash: the port stays open and connections are accepted, but
+    nothing answers, as with a server in a long garbage-collection pause. Only
+    clients with a timeout notice. The service keeps its state (the in-memory
+    registry would lose its schemas if it were restarted instead).
+    """
+    pids = list(_running(name).values())
+    for pid in pids:  # each leads its own process group: the server and its children
+        os.killpg(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in pids:
+            os.killpg(pid, signal.SIGCONT)
 
 
 def start_service() -> list[str]:

@@ -15,7 +15,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from . import serde, topics
-from .clients import redis_client
+from .clients import REDIS_UNREACHABLE, redis_client, redis_unavailable
 from .engines.flink_sql import COMPARED
 from .runs import Outputs
 from .sinks import RedisFeatureSink
@@ -41,7 +41,10 @@ def feature_log(outputs: Outputs, *, timeout_s: float = 60.0) -> list[dict]:
 def redis_snapshot(outputs: Outputs) -> dict[str, dict]:
     """card_id -> feature record, for every card the run left in Redis."""
     sink = RedisFeatureSink(key_prefix=outputs.redis_prefix)
-    keys = redis_client().scan_iter(match=f"{outputs.redis_prefix}*", count=1000)
+    try:
+        keys = list(redis_client().scan_iter(match=f"{outputs.redis_prefix}*", count=1000))
+    except REDIS_UNREACHABLE as exc:
+        raise redis_unavailable(exc, f"listing {outputs.redis_prefix}* keys") from None
     cards = sorted(key.decode().removeprefix(outputs.redis_prefix) for key in keys)
     return {card: sink.read_features(card) for card in cards}
 

@@ -69,6 +69,8 @@ Checked = tuple[bytes | None, bytes | None, Source, dict | DeadLetter]  # key, v
 def _transient(exc: Exception) -> bool:
     if isinstance(exc, KafkaException):
         return exc.args[0].retriable() or exc.args[0].code() in TRANSIENT
+    if isinstance(exc, redis_py.AuthenticationError):  # a ConnectionError, but not transient
+        return False
     return isinstance(exc, redis_py.ConnectionError | redis_py.TimeoutError | ServiceUnavailable)
 
 
