@@ -17,3 +17,22 @@ def test_a_lab_error_is_a_message_and_exit_code_1_not_a_traceback():
     assert result.exit_code == 1
     assert "There is no service called 'zookeeper'" in result.output
     assert "Traceback" not in result.output
+
+
+def test_redis_down_is_a_message_not_a_traceback(monkeypatch):
+    monkeypatch.setenv("LAB_REDIS", "redis://127.0.0.1:1/0")  # nothing listens on port 1
+    result = runner.invoke(app, ["features", "get", "card-0001", "--topic", "payments"])
+    assert result.exit_code == 1
+    assert "Redis at redis://127.0.0.1:1/0 did not answer" in result.output
+    assert "labkit stack status" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_malformed_endpoint_is_a_message_for_every_command(monkeypatch):
+    monkeypatch.setenv("LAB_KAFKA", "127.0.0.1:abc")
+    for argv in (["stack", "status"], ["consume", "--topic", "t"],
+                 ["process", "--topic", "t"]):
+        result = runner.invoke(app, argv)
+        assert result.exit_code == 1, argv
+        assert "LAB_KAFKA" in result.output, argv
+        assert "Traceback" not in result.output, argv
