@@ -14,8 +14,8 @@ from matplotlib.patches import Patch, Rectangle
 from .generate import START_MS
 
 __all__ = ["card_features", "card_runs", "commit_order", "compat_matrix", "hex_dump",
-           "latency_cdf", "scaling", "stage_breakdown", "throughput", "timeline",
-           "utf8_lead_bytes"]
+           "latency_cdf", "scaling", "stage_breakdown", "stored_bytes", "throughput",
+           "timeline", "utf8_lead_bytes"]
 
 PREFIX_PARTS = {"length varint", "union branch", "magic byte", "schema id"}
 
@@ -99,6 +99,37 @@ def utf8_lead_bytes(mark: int | None = None) -> Figure:
     ax.set_xticks(range(0, 257, 32), [f"0x{v:02x}" for v in range(0, 257, 32)])
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     ax.set_title("What each byte value may do at the start of a UTF-8 character", loc="left")
+    fig.tight_layout()
+    return fig
+
+
+def stored_bytes(stored: pd.DataFrame) -> Figure:
+    """Bytes Redis stores per field, one bar per encoding; hatched with ✗: lossy round trip.
+
+    `stored` is `encodings.stored(...)`: columns feature, encoding, stored_bytes,
+    lossless (notebook 02).
+    """
+    features = list(dict.fromkeys(stored["feature"]))
+    labels = list(dict.fromkeys(stored["encoding"]))
+    width = 0.8 / len(labels)
+    fig = Figure(figsize=(12, 4.4))
+    ax = fig.add_subplot()
+    colours = colormaps["tab10"]
+    for index, label in enumerate(labels):
+        rows = stored[stored["encoding"] == label].set_index("feature").loc[features]
+        xs = [i + (index - (len(labels) - 1) / 2) * width for i in range(len(features))]
+        lost = int((~rows["lossless"]).sum())
+        bars = ax.bar(xs, rows["stored_bytes"], width, color=colours(index),
+                      label=f"{label}: {rows['stored_bytes'].sum()} bytes, {lost} lossy",
+                      hatch=["//" if not ok else "" for ok in rows["lossless"]],
+                      edgecolor="white")
+        ax.bar_label(bars, labels=["" if ok else "✗" for ok in rows["lossless"]],
+                     fontsize=8, color="#c0392b")
+    ax.set_xticks(range(len(features)), features, rotation=30, ha="right", fontsize=9)
+    ax.set_ylabel("bytes stored (HSTRLEN)")
+    ax.legend(loc="upper right", fontsize=8, frameon=False)
+    ax.set_title("What each encoding stores per field; hatched ✗: reads back a different "
+                 "value or type", loc="left")
     fig.tight_layout()
     return fig
 

@@ -43,6 +43,7 @@ __all__ = [
     "field_at",
     "make_decoder",
     "make_encoder",
+    "read_fields",
 ]
 
 SCHEMA_NOT_FOUND = 40403  # the registry's error code for an unknown schema id
@@ -206,12 +207,36 @@ def byte_layout(record: dict, schema: str = "transactions.v1", *,
     return spans
 
 
-def field_at(record: dict, position: int, schema: str = "transactions.v1") -> tuple[str, str]:
-    """Which (field, part) of the record's Avro encoding byte `position` belongs to."""
-    for field, part, start, end in byte_layout(record, schema):
+def field_at(record: dict, position: int, schema: str = "transactions.v1", *,
+             schema_id: int | None = None) -> tuple[str, str]:
+    """Which (field, part) of the record's Avro encoding byte `position` belongs to.
+
+    With `schema_id`, positions count in the Confluent-framed message (header first).
+    """
+    for field, part, start, end in byte_layout(record, schema, schema_id=schema_id):
         if start <= position < end:
             return field, part
     raise LabError(f"Byte {position} is past the end of the record.", "pick a smaller position.")
+
+
+def read_fields(value: bytes, schema: str = "transactions.v1") -> list[tuple[str, int, int, Any]]:
+    """How a schemaless reader walks `value`: (field, start, end, value read) per field.
+
+    Avro has no markers between fields: each is read where the previous one
+    ended. The walk stops after the first field that cannot be read; its
+    value is then the exception. Notebook 01 walks a framed message this way.
+    """
+    buffer = io.BytesIO(value)
+    walk: list[tuple[str, int, int, Any]] = []
+    for field in schemas.load(schema)["fields"]:
+        start = buffer.tell()
+        try:
+            read = schemaless_reader(buffer, parse_schema(_plain(field["type"])), None)
+        except Exception as exc:  # whatever fastavro raises is the answer here
+            walk.append((field["name"], start, buffer.tell(), exc))
+            break
+        walk.append((field["name"], start, buffer.tell(), read))
+    return walk
 
 
 # -- Confluent wire format -------------------------------------------------------

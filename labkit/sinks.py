@@ -20,7 +20,8 @@ import redis as redis_py
 from .clients import REDIS_UNREACHABLE, redis_client, redis_unavailable
 from .errors import LabError
 
-__all__ = ["RedisFeatureSink", "decode_field", "encode_field", "write_features_naive"]
+__all__ = ["RedisFeatureSink", "RoundTrips", "decode_field", "encode_field",
+           "write_features_naive"]
 
 FeatureValue = bool | int | float | str | None
 
@@ -150,3 +151,27 @@ class RedisFeatureSink:
         except REDIS_UNREACHABLE as exc:
             raise redis_unavailable(exc, f"reading {self.key(card_id)!r}") from exc
         return {name.decode(): decode_field(raw) for name, raw in stored.items()}
+
+
+class RoundTrips:
+    """A Redis client that counts its round trips (notebook 02): `client`, then `count`.
+
+    Every request the client sends waits for its reply, so requests sent are
+    round trips: one per plain command, one per pipeline `execute()`. The client
+    connects before counting starts (the connection's handshake is not counted)
+    and counts only itself, not the other clients of the same server.
+    """
+
+    def __init__(self, *, hiredis: bool = False) -> None:
+        self.count = 0
+        counter = self
+
+        class CountingConnection(redis_py.Connection):
+            def send_packed_command(self, command, check_health=True):
+                counter.count += 1
+                super().send_packed_command(command, check_health)
+
+        self.client = redis_client(hiredis=hiredis)
+        self.client.connection_pool.connection_class = CountingConnection
+        self.client.ping()
+        self.count = 0

@@ -76,3 +76,29 @@ def test_a_rewrite_replaces_the_whole_record():
     sink.write("card-0001", {"kept": False})
     assert sink.read_features("card-0001") == {"kept": False}
     assert sink.read_features("card-0002") == {"x": None}
+
+
+def test_round_trips_counts_one_per_command_and_one_per_pipeline():
+    trips = lk.sinks.RoundTrips()
+    assert trips.count == 0  # connecting is not counted
+    prefix = f"it:{lk.topics.run_id()}:"
+    RedisFeatureSink(trips.client, key_prefix=prefix, batch_size=2).write_many(
+        [(f"card-{i}", {"n": i}) for i in range(5)])
+    assert trips.count == 3  # batches of 2, 2 and 1 cards
+    trips.client.delete(*trips.client.keys(f"{prefix}*"))
+    assert trips.count == 5
+
+
+def test_stored_measures_each_encoding_on_live_redis():
+    client = lk.clients.redis_client()
+    prefix = f"it:{lk.topics.run_id()}:"
+    features = {"flag": False, "gap_s": None, "merchant": "null", "count": 12}
+    declared = {"flag": "bool", "gap_s": "float?", "merchant": "str?", "count": "int"}
+    stored = lk.encodings.stored(client, features, declared, key_prefix=prefix).set_index(
+        ["encoding", "feature"])
+    assert stored.loc[("JSON per field", "merchant"), "stored_bytes"] == len('"null"')
+    assert stored.loc[("str()", "flag"), "stored_bytes"] == len("False")
+    assert stored.xs("JSON per field")["lossless"].all()
+    assert not stored.loc[("original fix: true/false/null", "merchant"), "lossless"]
+    assert lk.plots.stored_bytes(stored.reset_index()).axes
+    client.delete(*client.keys(f"{prefix}*"))

@@ -38,6 +38,6 @@ def test_the_comparison_shows_what_each_encoding_loses():
     declared = {"count": "int", "flag": "bool", "gap_s": "float?", "merchant": "str?"}
     table = encodings.compare(features, declared)
     assert _lost(table, "str()") == {"count", "flag", "gap_s"}
-    assert _lost(table, "seed: true/false/null") == {"count", "merchant"}
+    assert _lost(table, "original fix: true/false/null") == {"count", "merchant"}
     assert _lost(table, "schema-typed") == {"merchant"}
     assert _lost(table, "JSON per field") == set()
