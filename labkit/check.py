@@ -26,6 +26,7 @@ from .settings import REPO_ROOT
 
 __all__ = ["EXERCISES_DIR", "Grade", "Grader", "Wrong", "chapters", "check", "grader"]
 
+# In the clone: the exercises are the learner's files, not part of the installed package.
 EXERCISES_DIR = REPO_ROOT / "exercises"
 
 
@@ -86,11 +87,11 @@ def _load(path: Path, name: str) -> ModuleType:
     return module
 
 
-def _exercise_file(chapter: str, directory: Path) -> Path:
-    found = sorted(directory.glob(f"ch{chapter}_*.py"))
+def _exercise_file(chapter: str, folder: Path) -> Path:
+    found = sorted(folder.glob(f"ch{chapter}_*.py"))
     if len(found) != 1:
-        raise LabError(f"Expected one exercise file exercises/ch{chapter}_*.py, found "
-                       f"{len(found)}.", f"pick a chapter from {', '.join(chapters())}.")
+        raise LabError(f"Expected one exercise file {folder}/ch{chapter}_*.py, found "
+                       f"{len(found)}.", "restore it from git (`git checkout exercises/`).")
     return found[0]
 
 
@@ -103,11 +104,12 @@ def _graders(chapter: str, directory: Path) -> list[Grader]:
     return [value for value in vars(module).values() if isinstance(value, Grader)]
 
 
-def _run(chapter: str, check_one: Grader, solution: ModuleType) -> Grade:
-    fail = {"chapter": chapter, "exercise": check_one.exercise, "passed": False,
-            "hint": check_one.hint}
+def _grade(chapter: str, grader: Grader, module: ModuleType) -> Grade:
+    """Run one grader on `module` (the learner's file or the solution)."""
+    fail = {"chapter": chapter, "exercise": grader.exercise, "passed": False,
+            "hint": grader.hint}
     try:
-        check_one.grade(solution)
+        grader.grade(module)
     except NotImplementedError:
         return Grade(**fail, detail="not written yet (the stub raises NotImplementedError)")
     except Wrong as wrong:
@@ -118,7 +120,7 @@ def _run(chapter: str, check_one: Grader, solution: ModuleType) -> Grade:
         where = traceback.extract_tb(exc.__traceback__)[-1]
         return Grade(**fail, detail=f"{type(exc).__name__}: {exc} "
                      f"(at {Path(where.filename).name}:{where.lineno})")
-    return Grade(chapter, check_one.exercise, True)
+    return Grade(chapter, grader.exercise, True)
 
 
 def check(chapter: str, *, solutions: bool = False,
@@ -129,4 +131,4 @@ def check(chapter: str, *, solutions: bool = False,
     folder = directory / "solutions" if solutions else directory
     module = _load(_exercise_file(chapter, folder),
                    f"lab_{'solution' if solutions else 'exercise'}_ch{chapter}")
-    return [_run(chapter, one, module) for one in graders]
+    return [_grade(chapter, one, module) for one in graders]

@@ -14,7 +14,11 @@ import redis as redis_py
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.schema_registry import SchemaRegistryClient
-from confluent_kafka.schema_registry.common._httpx_compat import httpx
+
+try:  # the HTTP library SchemaRegistryClient itself uses (httpx2 if installed, else httpx)
+    from confluent_kafka.schema_registry.common._httpx_compat import httpx
+except ImportError:  # a confluent-kafka without that (private) module uses httpx
+    import httpx
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 from redis._parsers import Encoder
 from redis.connection import PythonRespSerializer

@@ -23,9 +23,11 @@ import pandas as pd
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 from fastavro import schemaless_reader, schemaless_writer
+from fastavro.read import SchemaResolutionError
 
 from . import generate, schemas
 from .clients import registry_client
+from .serde import AVRO_READ_ERRORS
 from .topics import run_id
 
 __all__ = ["MODES", "Resolution", "compatible", "levels_table", "matrix", "registry_accepts",
@@ -67,7 +69,7 @@ def resolve(writer: str, reader: str) -> Resolution:
         buffer.seek(0)
         try:
             schemaless_reader(buffer, writer_schema, reader_schema)
-        except Exception as exc:  # the resolution error *is* the answer
+        except (SchemaResolutionError, *AVRO_READ_ERRORS) as exc:  # the error *is* the answer
             return Resolution(writer, reader, False, done, f"{type(exc).__name__}: {exc}")
     return Resolution(writer, reader, True, len(records))
 

@@ -16,13 +16,17 @@ from dataclasses import dataclass, field
 
 from . import serde, topics
 from .clients import REDIS_UNREACHABLE, redis_client, redis_unavailable
-from .engines.flink_sql import COMPARED
+from .features import FEATURE_NAMES
 from .runs import Outputs
 from .sinks import RedisFeatureSink
 
-__all__ = ["Outcome", "Parity", "SqlParity", "compare", "compare_sql", "feature_log", "outcome",
-           "redis_snapshot", "same", "sql_rows", "unexpected"]
+__all__ = ["SQL_COMPARED", "Outcome", "Parity", "SqlParity", "compare", "compare_sql",
+           "feature_log", "outcome", "redis_snapshot", "same", "sql_rows", "unexpected"]
 
+# The contract's features the Flink SQL variant computes the same way (for in-order
+# events): all but the fields that identify a record and its clock.
+SQL_COMPARED = tuple(name for name in FEATURE_NAMES
+                     if name not in ("card_id", "txn_id", "event_ts", "feature_ts"))
 # Two engines sum the same exact integers but may divide and take roots in another
 # order (the JVM's SQRT vs Python's math.sqrt): a few ulps apart, far below this.
 REL_TOL = 1e-9
@@ -201,7 +205,7 @@ def compare_sql(sql: Outputs | list[dict], reference: Outputs | list[dict]) -> S
         row = rows.get(record["txn_id"])
         if row is None:
             continue
-        for name in COMPARED:
+        for name in SQL_COMPARED:
             if same(record[name], row[name])[0]:
                 matched[name] += 1
             else:
@@ -209,5 +213,5 @@ def compare_sql(sql: Outputs | list[dict], reference: Outputs | list[dict]) -> S
                 first = first or (f"{record['card_id']} {record['txn_id']}: {name} "
                                   f"{record[name]!r} (contract) vs {row[name]!r} (SQL)")
     compared = sum(record["txn_id"] in rows for record in in_order)
-    return SqlParity(len(in_order), compared, {name: matched[name] for name in COMPARED},
-                     {name: mismatched[name] for name in COMPARED}, first)
+    return SqlParity(len(in_order), compared, {name: matched[name] for name in SQL_COMPARED},
+                     {name: mismatched[name] for name in SQL_COMPARED}, first)

@@ -18,11 +18,12 @@ T = TypeVar("T")
 
 
 def until(check: Callable[[], T], *, timeout_s: float, what: str, fix: str = "",
-          interval_s: float = 0.1) -> T:
+          interval_s: float = 0.1, error: type[LabError] = LabError) -> T:
     """Call `check()` every `interval_s` until it returns something truthy; return that.
 
-    Past `timeout_s` raise a LabError saying what did not happen (`what`, e.g.
-    "the TaskManager registered") and `fix`. `check` may raise to give up early.
+    Past `timeout_s` raise `error` (a LabError) saying what did not happen
+    (`what`, e.g. "the TaskManager registered") and `fix`. `check` may raise to
+    give up early.
     """
     deadline = time.monotonic() + timeout_s
     while True:
@@ -30,6 +31,6 @@ def until(check: Callable[[], T], *, timeout_s: float, what: str, fix: str = "",
         if result:
             return result
         if time.monotonic() > deadline:
-            raise LabError(f"Timed out after {timeout_s:g} s waiting until {what}.",
+            raise error(f"Timed out after {timeout_s:g} s waiting until {what}.",
                            fix or "check the stack with `labkit stack status`.")
         time.sleep(interval_s)

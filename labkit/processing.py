@@ -68,7 +68,7 @@ class DeadLetter:
 def _mistyped(txn: dict) -> str:
     """The first required field that is missing or of the wrong type ('' if none)."""
     for name, kinds in REQUIRED_FIELDS.items():
-        if type(txn.get(name)) not in kinds or name not in txn:
+        if name not in txn or type(txn[name]) not in kinds:
             shown = (f"{type(txn[name]).__name__} {txn[name]!r}" if name in txn else "missing")
             wanted = " or ".join("null" if k is type(None) else k.__name__ for k in kinds)
             return f"field {name!r} is {shown}, not {wanted}"

@@ -232,7 +232,7 @@ def read_fields(value: bytes, schema: str = "transactions.v1") -> list[tuple[str
         start = buffer.tell()
         try:
             read = schemaless_reader(buffer, parse_schema(_plain(field["type"])), None)
-        except Exception as exc:  # whatever fastavro raises is the answer here
+        except (SchemaResolutionError, *AVRO_READ_ERRORS) as exc:  # the failure is the answer
             walk.append((field["name"], start, buffer.tell(), exc))
             break
         walk.append((field["name"], start, buffer.tell(), read))

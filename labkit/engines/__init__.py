@@ -21,10 +21,10 @@ from typing import Any
 from ..errors import LabError
 from ..runs import RunOptions, RunReport
 
-__all__ = ["ENGINES", "Engine", "get", "options_for", "run"]
+__all__ = ["ENGINES", "Engine", "get", "options_for", "refuse_options", "run"]
 
-# Every engine names its own output tag and group; these apply to all of them.
-_COMMON = frozenset({"tag", "group"})
+# Every engine's outputs are named by a tag.
+_COMMON = frozenset({"tag"})
 
 
 @dataclass(frozen=True)
@@ -38,13 +38,7 @@ class Engine:
 
     def check(self, options: RunOptions) -> None:
         """Refuse (LabError) any option set that this engine does not take."""
-        for name in options.changed():
-            if name not in _COMMON | self.takes:
-                takers = [e.name for e in ENGINES.values() if name in e.takes]
-                raise LabError(
-                    f"Option {RunOptions.describe(name)} does not apply to the {self.name} "
-                    "engine.",
-                    f"drop it, or use an engine that takes it: {', '.join(takers) or 'none'}.")
+        refuse_options(f"the {self.name} engine", _COMMON | self.takes, options)
 
     def run(self, topic: str, options: RunOptions) -> RunReport:
         """Run on `topic` after checking every option given applies to this engine."""
@@ -55,13 +49,24 @@ class Engine:
 
 ENGINES: dict[str, Engine] = {engine.name: engine for engine in (
     Engine("simple", "a confluent-kafka consumer loop; card windows in a dict", "simple",
-           frozenset({"partitions", "from_beginning", "until_end", "max_messages", "rebuild",
-                      "progress", "stopwatch", "latencies"})),
+           frozenset({"group", "partitions", "from_beginning", "until_end", "max_messages",
+                      "rebuild", "progress", "stopwatch", "latencies"})),
     Engine("flink", "a PyFlink DataStream job; card windows in Flink keyed state", "flink",
-           frozenset({"parallelism", "cluster"})),
+           frozenset({"group", "parallelism", "cluster"})),
     Engine("flink-sql", "Flink SQL OVER windows, all in the JVM; no dead letters, no Redis",
            "flink_sql", frozenset({"parallelism", "cluster"})),
 )}
+
+
+def refuse_options(what: str, takes: frozenset[str], options: RunOptions) -> None:
+    """A LabError naming the first option set away from its default that `what` does
+    not take, and the engines that do take it."""
+    for name in options.changed():
+        if name not in takes:
+            takers = [e.name for e in ENGINES.values() if name in _COMMON | e.takes]
+            raise LabError(f"Option {RunOptions.describe(name)} does not apply to {what}.",
+                           f"drop it, or use an engine that takes it: "
+                           f"{', '.join(takers) or 'none'}.")
 
 
 def get(name: str) -> Engine:

@@ -171,7 +171,7 @@ class CardFeatures(KeyedProcessFunction):
         self.redis.flush()
 
 
-# Both sinks write bytes the Python operator made: key and value as they are.
+# Key and value as raw bytes, in and out: the Python operator decodes and encodes them.
 RAW_BYTES = {"key.format": "raw", "key.fields": "k", "value.format": "raw",
              "value.fields-include": "EXCEPT_KEY"}
 

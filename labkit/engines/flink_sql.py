@@ -2,8 +2,9 @@
 
 Kafka (Confluent-framed Avro, decoded by Flink's `avro-confluent` format against
 the lab's registry) -> four OVER aggregations keyed by card_id -> Kafka as JSON
-(the run's feature log, `Outputs(input, tag).features`, keyed by card_id, one
-row per input event that was not behind the watermark). `run` builds and runs
+(`<input>.features-sql<tag>`: its outputs are `sql_outputs(input, tag)`, apart
+from the Avro feature logs of the other engines; keyed by card_id, one row per
+input event that was not behind the watermark). `run` builds and runs
 the job; `labkit.parity.compare_sql` lines its rows up with the contract's
 feature log. Every constant (window widths, the velocity threshold, the
 high-risk codes, the micro-unit scale, the feature names and their types) comes
@@ -50,10 +51,11 @@ more late events but holds every row back as long, in state.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .. import topics
 from ..errors import LabError
 from ..features import (
-    FEATURE_NAMES,
     HIGH_RISK_MCCS,
     HIGH_VELOCITY_COUNT,
     MICROS,
@@ -67,7 +69,10 @@ from ..stack.flink_jobs import pyflink_job
 from ..stack.jvm import avro_confluent_jar, connector_jar
 from .flink_tables import kafka_table
 
-__all__ = ["COMPARED", "SQL_COLUMNS", "WATERMARK_DELAY_S", "run"]
+if TYPE_CHECKING:  # PyFlink loads only when a job runs
+    from pyflink.common import Configuration
+
+__all__ = ["SQL_COLUMNS", "WATERMARK_DELAY_S", "run", "sql_outputs"]
 
 WATERMARK_DELAY_S = 30
 
@@ -135,10 +140,6 @@ _FEATURE_SQL = {
     "last_geo_country": "geo_country",
     "is_fraud": "is_fraud",
 }
-# The contract's features the job computes the same way (for in-order events): all but
-# the identifying fields, compared by `labkit.parity.compare_sql`.
-COMPARED = tuple(name for name in FEATURE_NAMES
-                 if name not in ("card_id", "txn_id", "event_ts", "feature_ts"))
 # Avro type -> SQL type of the sink's columns. Avro's int becomes BIGINT: SQL's COUNT is
 # a BIGINT, and the JSON the sink writes spells both alike.
 _SQL_TYPES = {"string": "STRING", "int": "BIGINT", "long": "BIGINT", "double": "DOUBLE",
@@ -192,7 +193,7 @@ def _create_outputs(outputs: Outputs) -> None:
     outputs.create_topics()
 
 
-def _configuration(settings: Settings, parallelism: int, cluster: bool):
+def _configuration(settings: Settings, parallelism: int, cluster: bool) -> Configuration:
     from pyflink.common import Configuration
 
     config = Configuration()
@@ -207,7 +208,7 @@ def _configuration(settings: Settings, parallelism: int, cluster: bool):
     return config
 
 
-def _execute(outputs: Outputs, parallelism: int, cluster: bool, delay_s: int) -> None:
+def _execute(outputs: Outputs, parallelism: int, cluster: bool) -> None:
     """Build and run the job to the end of the input."""
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
@@ -216,11 +217,20 @@ def _execute(outputs: Outputs, parallelism: int, cluster: bool, delay_s: int) ->
                    .with_configuration(_configuration(settings, parallelism, cluster)).build())
     t_env = TableEnvironment.create(environment)
     t_env.get_config().set("pipeline.name", f"labkit features (SQL): {outputs.input}")
-    t_env.execute_sql(_source_ddl(outputs.input, settings, delay_s))
+    t_env.execute_sql(_source_ddl(outputs.input, settings, WATERMARK_DELAY_S))
     t_env.execute_sql(_sink_ddl(outputs.features))
     for name, query in _VIEWS.items():
         t_env.create_temporary_view(name, t_env.sql_query(query))
     t_env.execute_sql(_insert()).wait()
+
+
+def sql_outputs(topic: str, tag: str = "") -> Outputs:
+    """Where the SQL job over `topic` writes: `<topic>.features-sql<tag>` and so on.
+
+    Its rows are JSON, not the contract's Avro records, so they never share a
+    topic with another engine's feature log, even with the same tag.
+    """
+    return Outputs(topic, f"-sql{tag}")
 
 
 def run(topic: str, options: RunOptions) -> RunReport:
@@ -231,8 +241,8 @@ def run(topic: str, options: RunOptions) -> RunReport:
     topics; a tag already used is refused. Events behind the watermark
     (`WATERMARK_DELAY_S`) are dropped: the report shows them as unaccounted.
     """
-    outputs = Outputs(topic, options.tag)
+    outputs = sql_outputs(topic, options.tag)
     _create_outputs(outputs)
     with pyflink_job():
-        _execute(outputs, options.parallelism, options.cluster, WATERMARK_DELAY_S)
+        _execute(outputs, options.parallelism, options.cluster)
     return reconcile("flink-sql", outputs)

@@ -213,7 +213,7 @@ def kill_taskmanager(settings: Settings | None = None, *, timeout_s: float = 10.
         return process.running_pid(TASKMANAGER, settings.run_dir) is None
 
     until(gone, timeout_s=timeout_s, what=f"the TaskManager (pid {pid}) exited after SIGKILL",
-          fix=f"check it with `ps -p {pid}`.")
+          fix=f"check it with `ps -p {pid}`.", error=StackError)
     return pid
 
 
@@ -236,5 +236,5 @@ def start_taskmanager(settings: Settings | None = None, *, timeout_s: float = 90
         return bool(_taskmanager_ids(settings) - known)
 
     until(registered, timeout_s=timeout_s, what="the new TaskManager registered",
-          fix=f"read {launch.log}.", interval_s=0.5)
+          fix=f"read {launch.log}.", interval_s=0.5, error=StackError)
     return pid

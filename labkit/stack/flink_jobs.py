@@ -118,11 +118,13 @@ def _wait(job_id: str, done: Callable[[str], bool], what: str, timeout_s: float)
     """Poll the job until `done(state)`; raise if it ends otherwise or time runs out."""
     def reached() -> str:
         state = job_state(job_id)
-        if not done(state) and state in ENDED:
+        if done(state):
+            return state
+        if state in ENDED:
             raise LabError(f"Flink job {job_id} ended {state} before {what}.",
                            f"see its exceptions in the web UI ({get_settings().flink}) "
                            "or `labkit stack logs flink`.")
-        return state if done(state) else ""
+        return ""
 
     return until(reached, timeout_s=timeout_s, what=f"Flink job {job_id} is {what}",
                  fix="check `labkit stack status` and the web UI.", interval_s=0.2)

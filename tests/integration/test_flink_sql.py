@@ -32,21 +32,21 @@ def test_one_row_per_event(stream, sql_run):
     assert sql_run.input_messages == EVENTS
     assert sql_run.feature_records == EVENTS
     assert sql_run.balanced, str(sql_run)
-    assert len(parity.sql_rows(Outputs(stream, ".sql"))) == EVENTS
+    assert len(parity.sql_rows(flink_sql.sql_outputs(stream, ".sql"))) == EVENTS
 
 
 def test_every_feature_sql_expresses_matches_the_contract(stream, sql_run):
-    result = parity.compare_sql(Outputs(stream, ".sql"), Outputs(stream, ".simple"))
+    result = parity.compare_sql(flink_sql.sql_outputs(stream, ".sql"), Outputs(stream, ".simple"))
     assert result.in_order == EVENTS
     assert result.compared == EVENTS
     assert result.equal, str(result)
-    assert all(result.matched[name] == EVENTS for name in flink_sql.COMPARED)
+    assert all(result.matched[name] == EVENTS for name in parity.SQL_COMPARED)
 
 
 def test_compare_reports_a_wrong_value(stream, sql_run):
     log = parity.feature_log(Outputs(stream, ".simple"))
     log[10] = {**log[10], "amount_sum_1h": log[10]["amount_sum_1h"] * 1.001}
-    result = parity.compare_sql(Outputs(stream, ".sql"), log)
+    result = parity.compare_sql(flink_sql.sql_outputs(stream, ".sql"), log)
     assert result.mismatched["amount_sum_1h"] == 1
     assert sum(result.mismatched.values()) == 1
     assert log[10]["txn_id"] in result.first_mismatch

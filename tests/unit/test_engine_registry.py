@@ -50,6 +50,7 @@ def test_an_unknown_option_is_a_lab_error_not_a_type_error():
     ("flink", "from_beginning", False, "--from-committed"),
     ("flink", "rebuild", False, "--no-rebuild"),
     ("flink-sql", "max_messages", 10, None),
+    ("flink-sql", "group", "g", "--group"),
 ])
 def test_an_option_the_engine_does_not_take_is_refused(engine, option, value, flag):
     with pytest.raises(LabError, match=f"`{option}`.*does not apply to the {engine} engine") \
@@ -62,7 +63,7 @@ def test_an_option_the_engine_does_not_take_is_refused(engine, option, value, fl
 
 def test_an_option_left_at_its_default_is_fine_for_any_engine():
     for engine in engines.ENGINES.values():
-        engine.check(RunOptions(tag=".x", group="g", parallelism=1, cluster=False))
+        engine.check(RunOptions(tag=".x", group=None, parallelism=1, cluster=False))
 
 
 @pytest.mark.parametrize("argv", [

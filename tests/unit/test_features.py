@@ -110,7 +110,7 @@ def test_the_window_forgets_what_is_older_than_an_hour():
 def test_feature_names_are_spelled_once_the_schema_and_the_record_agree():
     """One source of truth: FEATURE_NAMES is the order of features.v1.avsc and of every
     record CardWindow makes; the SQL variant's columns come from the same list."""
-    from labkit import schemas
+    from labkit import parity, schemas
     from labkit.engines import flink_sql
 
     assert tuple(f["name"] for f in schemas.load("features.v1")["fields"]) == FEATURE_NAMES
@@ -119,7 +119,7 @@ def test_feature_names_are_spelled_once_the_schema_and_the_record_agree():
     assert tuple(CardWindow("card-0001").update(txn)) == FEATURE_NAMES
     assert tuple(name for name, _ in flink_sql.SQL_COLUMNS) == tuple(
         name for name in FEATURE_NAMES if name != "feature_ts")
-    assert set(flink_sql.COMPARED) == set(FEATURE_NAMES) - {"card_id", "txn_id", "event_ts",
+    assert set(parity.SQL_COMPARED) == set(FEATURE_NAMES) - {"card_id", "txn_id", "event_ts",
                                                             "feature_ts"}
 
 
