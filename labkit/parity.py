@@ -55,6 +55,8 @@ def redis_snapshot(outputs: Outputs) -> dict[str, dict]:
 
 @dataclass(frozen=True)
 class Parity:
+    """How two feature logs compare, record by record (`compare`)."""
+
     compared: int
     mismatches: int
     max_float_diff: float
