@@ -13,8 +13,8 @@ from matplotlib.patches import Patch, Rectangle
 
 from .generate import START_MS
 
-__all__ = ["card_features", "card_runs", "commit_order", "compat_matrix", "hex_dump",
-           "latency_cdf", "scaling", "stage_breakdown", "stored_bytes", "throughput",
+__all__ = ["card_features", "card_runs", "commit_order", "compat_matrix", "differing_features",
+           "hex_dump", "latency_cdf", "scaling", "stage_breakdown", "stored_bytes", "throughput",
            "timeline", "utf8_lead_bytes"]
 
 PREFIX_PARTS = {"length varint", "union branch", "magic byte", "schema id"}
@@ -301,6 +301,25 @@ def timeline(frame: pd.DataFrame, marks: list[tuple[float, str]], *, total: int,
     ax.set_ylabel("messages")
     ax.legend(loc="upper left")
     ax.set_title(title, loc="left")
+    fig.tight_layout()
+    return fig
+
+
+def differing_features(counts: dict[str, int], *, total: int, title: str = "") -> Figure:
+    """How many of `total` records differ, feature by feature, between two runs or copies.
+
+    Introduced in notebook 04 (two copies of the feature logic, one drifted).
+    A zero gets a bar label too: a drift the data never hit is still there.
+    """
+    names = list(counts)[::-1]  # the first feature on top
+    fig = Figure(figsize=(11, 0.45 * len(names) + 1.2))
+    ax = fig.add_subplot()
+    bars = ax.barh(names, [counts[name] for name in names],
+                   color=["#d1495b" if counts[name] else "#4c9f70" for name in names])
+    ax.bar_label(bars, labels=[f" {counts[name]:,}" for name in names], fontsize=9)
+    ax.set_xlim(0, total * 1.08)
+    ax.set_xlabel(f"records that differ (of {total:,})")
+    ax.set_title(title or "Records that differ, per feature", loc="left")
     fig.tight_layout()
     return fig
 
