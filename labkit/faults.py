@@ -5,6 +5,8 @@ in its own process (`start_engine`), or a service of the embedded stack
 (`stop_service`, then `start_service`). Nothing is ever found by name
 pattern, and a service labkit did not start is refused rather than guessed at.
 `Timeline` samples a run's progress in the background while a fault happens.
+`scratch_redis` starts a throw-away Redis of its own, beside the stack's, to
+show what a restart does to data with and without persistence.
 """
 
 from __future__ import annotations
@@ -12,16 +14,21 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
+import redis as redis_py
 from rich.console import Console
 
 from . import stack, topics
@@ -32,18 +39,26 @@ from .settings import get_settings
 from .stack import process
 from .stack.service import port_open
 
-__all__ = ["Timeline", "hung", "kill", "outage", "start_engine", "start_service", "stop_service",
-           "wait_for_progress"]
+__all__ = ["ScratchRedis", "Timeline", "hung", "kill", "outage", "scratch_redis", "start_engine",
+           "start_service", "stop_service", "wait_for_progress"]
 
 
 def start_engine(topic: str, *, tag: str = "", rebuild: bool = True) -> subprocess.Popen:
     """The simple engine on `topic` in a process of its own (so it can be SIGKILLed).
 
     It uses the run's default group, so a second run with the same tag resumes it.
+    Its output goes to a file under the lab's log folder, readable as `engine.stdout`
+    (everything so far): a pipe that nobody reads fills up — a broker restart's worth of
+    librdkafka connection errors is enough — and then blocks the engine in mid-write.
     """
     argv = [sys.executable, "-m", "labkit", "process", "--topic", topic, "--tag", tag,
             "--engine", "simple", "--rebuild" if rebuild else "--no-rebuild"]
-    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log = get_settings().log_dir / f"engine-{topic}{tag}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as out:
+        engine = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, text=True)
+    engine.stdout = log.open()  # read from the start whenever asked; the engine appends
+    return engine
 
 
 def kill(engine: subprocess.Popen) -> int:
@@ -178,3 +193,87 @@ class Timeline:
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.samples, columns=["seconds", "committed", "feature_records"])
 
+
+
+def _free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that nothing listens on right now (the kernel picks it)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class ScratchRedis:
+    """A throw-away `redis-server` beside the stack's, on a free 127.0.0.1 port (notebook 06).
+
+    With `persistence`, every write is appended to a file and fsynced before
+    Redis answers (`--appendonly yes --appendfsync always`); without, nothing
+    ever reaches the disk (`--save "" --appendonly no`). Its files (and log)
+    live in `directory`, which survives `kill` so that `start` finds them again.
+    Started, SIGKILLed and stopped by its own PID, never found by name.
+    """
+
+    directory: Path
+    persistence: bool
+    port: int = field(default_factory=_free_port)
+    process: subprocess.Popen | None = None
+
+    def argv(self) -> list[str]:
+        durability = (["--appendonly", "yes", "--appendfsync", "always"] if self.persistence
+                      else ["--appendonly", "no"])
+        return [shutil.which("redis-server") or "redis-server", "--bind", "127.0.0.1",
+                "--port", str(self.port), "--save", "", *durability,
+                "--dir", str(self.directory), "--logfile", str(self.directory / "redis.log"),
+                "--daemonize", "no"]
+
+    def client(self) -> redis_py.Redis:
+        return redis_py.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
+
+    def _answers(self) -> bool:
+        if self.process is not None and self.process.poll() is not None:
+            log = self.directory / "redis.log"
+            raise LabError(f"The scratch redis-server exited (code {self.process.returncode}).",
+                           f"its log: {log.read_text()[-500:] if log.exists() else 'none'}")
+        try:
+            return bool(self.client().ping())
+        except redis_py.RedisError:  # not listening yet, or still loading its file
+            return False
+
+    def start(self) -> ScratchRedis:
+        """Start the server (again) and wait until it answers PING."""
+        if shutil.which("redis-server") is None:
+            raise LabError("redis-server is not installed.",
+                           "install it (`apt-get install redis-server`) or run `make lab`.")
+        self.process = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        until(self._answers, timeout_s=20.0, what=f"the scratch Redis on port {self.port}",
+              interval_s=0.05)
+        return self
+
+    def kill(self) -> int:
+        """SIGKILL, by PID: no shutdown, no last save. Returns the exit code (-9)."""
+        if self.process is None:
+            raise LabError("The scratch Redis was never started.", "call start() first.")
+        self.process.send_signal(signal.SIGKILL)
+        return self.process.wait()
+
+    def stop(self) -> None:
+        """SIGTERM by PID (SIGKILL after 10 s), if it is still running."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+
+@contextmanager
+def scratch_redis(*, persistence: bool) -> Iterator[ScratchRedis]:
+    """A started `ScratchRedis` in a temporary directory; stopped and removed after the block."""
+    with tempfile.TemporaryDirectory(prefix="lab-redis-") as directory:
+        server = ScratchRedis(Path(directory), persistence)
+        try:
+            yield server.start()
+        finally:
+            server.stop()
