@@ -198,7 +198,7 @@ def card_features(log: list[dict], cards: list[str], *,
 
 
 def throughput(results: pd.DataFrame, claims: dict[str, float]) -> Figure:
-    """Events/s per run (one bar each, labelled), beside the seed's claims (dashed lines).
+    """Events/s per run (one bar each, labelled), beside the claimed rates (dashed lines).
 
     `results` has columns label, engine and events_per_s; the ceiling's bar is grey.
     """
@@ -212,7 +212,7 @@ def throughput(results: pd.DataFrame, claims: dict[str, float]) -> Figure:
                  padding=4, fontsize=9)
     for engine, claim in claims.items():
         ax.axvline(claim, color=colours[engine], linestyle="--", linewidth=1)
-        ax.text(claim, len(results) - 0.4, f" seed's claim: {engine} {claim:,.0f}/s",
+        ax.text(claim, len(results) - 0.4, f" claimed: {engine} {claim:,.0f}/s",
                 color=colours[engine], fontsize=8, va="bottom")
     ax.set_xscale("log")
     ax.invert_yaxis()
