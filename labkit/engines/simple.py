@@ -79,8 +79,7 @@ def _retrying(call: Callable[[], T], what: str) -> T:
 
     A freshly started broker answers NOT_COORDINATOR for a few seconds; a
     restarting broker, Redis or schema registry refuses connections for a few
-    more. Past
-    `OUTAGE_TIMEOUT_S` the run stops with a LabError, before committing.
+    more. Past `OUTAGE_TIMEOUT_S` the run stops with a LabError, before committing.
     """
     deadline = time.monotonic() + OUTAGE_TIMEOUT_S
     delay = 0.1
