@@ -4,7 +4,8 @@ Modules follow the pipeline the lab teaches, in layers; a module imports only
 from its own layer or the ones below (tests/unit/test_layering.py checks):
 
     core        errors, features, processing      the contract, pure: no I/O at all
-    foundation  settings, polling, instruments    configuration, waiting, measuring
+    foundation  settings, polling, instruments,   configuration, waiting, measuring,
+                verdicts                          judging repeated measurements
     stack       stack.*                           the embedded servers
     clients     clients, topics, schemas          talking to them
     serde       serde                             bytes <-> records
@@ -29,7 +30,7 @@ from .errors import LabError
 
 MODULES = ("bench", "check", "clients", "compat", "encodings", "engines", "errors", "faults",
            "features", "generate", "instruments", "parity", "plots", "polling", "processing",
-           "runs", "schemas", "serde", "settings", "sinks", "stack", "topics")
+           "runs", "schemas", "serde", "settings", "sinks", "stack", "topics", "verdicts")
 
 __all__ = ["LabError", *MODULES]
 

@@ -18,26 +18,29 @@ asserting in tests.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
+import os
+import platform
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
-from . import engines, generate, topics
+from . import clients, engines, generate, stack, topics
 from .engines import simple
 from .errors import LabError
 from .instruments import Latencies, Stopwatch, percentiles
 from .runs import Outputs, RunOptions
 from .settings import get_settings
 
-__all__ = ["CLAIMS", "ENGINES", "Result", "latency", "run", "save", "scale_out", "suite",
-           "workload"]
+__all__ = ["CLAIMS", "ENGINES", "Result", "busiest", "conditions", "cpu_ticks", "latency",
+           "load", "report", "run", "save", "scale_out", "suite", "workload"]
 
 # The ceiling is a measurement, not an engine: the simple engine's consume loop and
 # decoder with nothing after them. It writes nothing, and takes only a share of the
@@ -66,6 +69,7 @@ class Result:
     tag: str = ""  # where the run wrote: Outputs(topic, tag)
     stages_s: dict[str, float] = field(default_factory=dict)
     latency_ms: dict[str, dict[str, float]] = field(default_factory=dict)
+    pinned: bool = False  # latency runs: engine and load generator on separate cores
     started_at: float = 0.0  # epoch seconds when the message loop began (scale-out sums)
     finished_at: float = 0.0
     latencies: Latencies | None = field(default=None, repr=False)
@@ -185,24 +189,58 @@ def _child_result(child: subprocess.Popen) -> dict:
     return json.loads(out)
 
 
-def latency(*, rate: float = 5_000, seconds: float = 6, partitions: int = 2) -> Result:
+@contextlib.contextmanager
+def _pinned(cores: set[int] | None) -> Iterator[None]:
+    """Run this thread, and the threads it starts meanwhile, on `cores` (None: leave as is).
+
+    Linux applies affinity per thread and new threads inherit it, so the Kafka
+    client threads an engine starts inside the block run on `cores` too.
+    """
+    if cores is None:
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, cores)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+def _cores_apart() -> tuple[set[int], set[int]]:
+    """One core for the engine, another for the load generator."""
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        raise LabError(f"Pinning needs two cores; this process may use {len(cores)}.",
+                       "run the latency benchmark with pin=False (no --pin).")
+    return {cores[0]}, {cores[1]}
+
+
+def latency(*, rate: float = 5_000, seconds: float = 6, partitions: int = 2,
+            pin: bool = False) -> Result:
     """The simple engine under a steady offered load of `rate` events/s from another process.
 
     The engine starts first and waits; then a `labkit generate --rate` process
     sends `rate * seconds` events. The first second is warm-up (connections,
-    first fetches) and is left out of the percentiles.
+    first fetches) and is left out of the percentiles. With `pin`, the engine
+    runs on one core and the generator on another, so the two never queue for
+    the same core (Kafka and Redis still run on either).
     """
+    engine_cores, generator_cores = _cores_apart() if pin else (None, None)
     events = int(rate * seconds)
     topic = topics.fresh_topic("bench-latency", partitions=partitions)
     producer = subprocess.Popen(
         [sys.executable, "-m", "labkit", "generate", "--topic", topic, "--count", str(events),
          "--rate", str(rate), "--format", "confluent"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if generator_cores:  # before its interpreter has started any Kafka thread
+        os.sched_setaffinity(producer.pid, generator_cores)
     latencies, stopwatch = Latencies(), Stopwatch()
     started_at, began = time.time(), time.perf_counter()
     try:
-        engines.run("simple", topic, tag=".bench-latency", until_end=False,
-                    max_messages=events, stopwatch=stopwatch, latencies=latencies)
+        with _pinned(engine_cores):
+            engines.run("simple", topic, tag=".bench-latency", until_end=False,
+                        max_messages=events, stopwatch=stopwatch, latencies=latencies)
     finally:
         _, err = producer.communicate()
     if producer.returncode != 0:
@@ -212,7 +250,7 @@ def latency(*, rate: float = 5_000, seconds: float = 6, partitions: int = 2) -> 
     steady = Latencies(latencies.processing_ms[warm:], latencies.end_to_end_ms[warm:])
     result = _stopwatch_result("simple", len(latencies.processing_ms),
                                time.perf_counter() - began, stopwatch, started_at,
-                               partitions=partitions, rate=rate, latencies=steady)
+                               partitions=partitions, rate=rate, latencies=steady, pinned=pin)
     result.latency_ms = {"processing": percentiles(steady.processing_ms),
                          "end_to_end": percentiles(steady.end_to_end_ms)}
     return result
@@ -220,18 +258,18 @@ def latency(*, rate: float = 5_000, seconds: float = 6, partitions: int = 2) -> 
 
 def suite(*, sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000),
           flink_sizes: tuple[int, ...] = (10_000, 100_000), partitions: int = 2,
-          progress: bool = False, report: Callable[[Result], None] = lambda _r: None
+          progress: bool = False, show: Callable[[Result], None] = lambda _r: None
           ) -> list[Result]:
     """Every engine over growing workloads, Flink at parallelism 1 and 2, scale-out and latency.
 
     One workload per size, shared by all engines (each writes its own outputs).
-    `report` sees each result as soon as it is measured.
+    `show` sees each result as soon as it is measured.
     """
     results = []
 
     def keep(result: Result) -> None:
         results.append(result)
-        report(result)
+        show(result)
 
     for events in sizes:
         topic = workload(events, partitions=partitions, progress=progress)
@@ -243,16 +281,21 @@ def suite(*, sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000),
                 for parallelism in (1, 2):
                     keep(run(engine, topic=topic, parallelism=parallelism))
     keep(latency())
+    keep(latency(pin=True))
     return results
 
 
-def save(results: list[Result], directory: Path | None = None) -> Path:
-    """Write results as JSON and CSV under `.lab/bench/<UTC time>/`; return the folder."""
+def save(results: list[Result], directory: Path | None = None, *,
+         measured_under: dict | None = None) -> Path:
+    """Write results as JSON and CSV, and the conditions they were measured under, under
+    `.lab/bench/<UTC time>/`; return the folder."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     folder = directory or get_settings().home / "bench" / stamp
     folder.mkdir(parents=True, exist_ok=True)
     rows = [result.to_dict() for result in results]
     (folder / "results.json").write_text(json.dumps(rows, indent=2))
+    if measured_under is not None:
+        (folder / "conditions.json").write_text(json.dumps(measured_under, indent=2))
     columns = ["engine", "events", "partitions", "parallelism", "processes", "rate", "wall_s",
                "loop_s", "events_per_s"]
     with (folder / "results.csv").open("w", newline="") as out:
@@ -260,3 +303,187 @@ def save(results: list[Result], directory: Path | None = None) -> Path:
         writer.writeheader()
         writer.writerows(rows)
     return folder
+
+
+# --- the conditions of a run: what else shaped the numbers ---------------------------
+
+def load() -> dict[str, float]:
+    """The 1-, 5- and 15-minute load averages: runnable processes, on 2 cores."""
+    one, five, fifteen = os.getloadavg()
+    return {"1min": round(one, 2), "5min": round(five, 2), "15min": round(fifteen, 2)}
+
+
+def conditions() -> dict:
+    """The machine and the stack as a measurement found them: print it beside the numbers.
+
+    Cores and CPU model, memory, load averages, each service's version and
+    uptime, Redis's keys and append-only file (a large file means a rewrite may
+    fork mid-run), and the versions of Python and the client libraries.
+    """
+    settings = get_settings()
+    services = {}
+    for row in stack.status(settings):
+        ages = [age for pid in row.pids if (age := stack.process.age_s(pid)) is not None]
+        services[row.name] = {"up": row.health.ok, "version": row.health.version,
+                              "uptime_s": round(max(ages)) if ages else None}
+    redis = clients.redis_client()
+    persistence = redis.info("persistence")
+    return {
+        "utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+        "cpu": _cpu_model(), "cores": os.cpu_count(),
+        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "load": load(),
+        "services": services,
+        "redis_keys": redis.dbsize(),
+        "redis_aof_mb": round(persistence.get("aof_current_size", 0) / 2**20, 1),
+        "versions": _versions(),
+    }
+
+
+def _cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import version
+
+    found = {"python": platform.python_version()}
+    for package in ("labkit", "confluent-kafka", "fastavro", "redis", "apache-flink"):
+        found[package] = version(package)
+    return found
+
+
+def cpu_ticks() -> dict[int, tuple[str, int]]:
+    """CPU time used so far by every process: {pid: (what it is, clock ticks)}, from /proc."""
+    run_dir = get_settings().run_dir
+    services = {pid: name for name in stack.process.tracked_names(run_dir)
+                if (pid := stack.process.running_pid(name, run_dir))}
+    ticks = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            text = stat.read_text()
+            fields = text[text.rindex(")") + 2:].split()
+            pid = int(stat.parent.name)
+            what = services.get(pid) or _what(pid, text[text.index("(") + 1:text.rindex(")")])
+            ticks[pid] = (what,
+                          int(fields[11]) + int(fields[12]))
+    return ticks
+
+
+def _what(pid: int, name: str) -> str:
+    """A process that is not the lab's service, as a reader knows it: "this process",
+    or its command."""
+    if pid == os.getpid():
+        return "this process (the engine)"
+    argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    if name == "java":  # the main class says what it is (a PyFlink job's gateway, ...)
+        main = next((arg for arg in argv[1:] if arg.startswith(("kafka.", "org.", "io."))), "")
+        return f"java {main.rsplit('.', 1)[-1]}".strip()
+    if "-m" in argv:  # python -m labkit generate ...
+        return " ".join(argv[argv.index("-m") + 1:][:2])
+    return name
+
+
+def busiest(before: dict[int, tuple[str, int]], after: dict[int, tuple[str, int]], *,
+            top: int = 6) -> list[tuple[str, int, float]]:
+    """What ran between two `cpu_ticks()` snapshots: [(what, pid, CPU seconds)], most first."""
+    per_tick = os.sysconf("SC_CLK_TCK")
+    used = [(what, pid, round((ticks - before.get(pid, (what, 0))[1]) / per_tick, 2))
+            for pid, (what, ticks) in after.items()]
+    return sorted((row for row in used if row[2] > 0), key=lambda row: -row[2])[:top]
+
+
+# --- the README's table, from a saved suite -------------------------------------------
+
+def report(folder: Path | None = None) -> str:
+    """The Markdown performance table of a saved `make bench` run (the newest by default).
+
+    With the conditions it was measured under and the command that made it, so
+    the table in the README is this function's output, never typed.
+    """
+    folder = folder or _newest_run()
+    rows = json.loads((folder / "results.json").read_text())
+    measured_under = _read_json(folder / "conditions.json")
+    sizes = sorted({row["events"] for row in rows if row["rate"] is None})
+    lines = [_report_header(folder, measured_under), "",
+             "| engine (`labkit bench --engine …`) | " + " | ".join(map(_events, sizes)) + " |",
+             "|---|" + "---|" * len(sizes)]
+    for label, match in _REPORT_ROWS:
+        cells = [" / ".join(_rate(row) for row in rows if match(row) and row["events"] == size
+                            and row["rate"] is None) or "-" for size in sizes]
+        if any(cell != "-" for cell in cells):
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines += ["", *_latency_lines(rows)]
+    return "\n".join(lines)
+
+
+_REPORT_ROWS: list[tuple[str, Callable[[dict], bool]]] = [
+    ("`ceiling`: consume + Avro decode only", lambda r: r["engine"] == CEILING),
+    ("`simple`: the whole pipeline, one process",
+     lambda r: r["engine"] == "simple" and r["processes"] == 1),
+    ("`simple`, two processes (`--processes 2`)",
+     lambda r: r["engine"] == "simple" and r["processes"] == 2),
+    ("`flink`: PyFlink DataStream, parallelism 1 / 2 (start-up included)",
+     lambda r: r["engine"] == "flink"),
+    ("`flink-sql`: Flink SQL OVER windows, parallelism 1 / 2 (start-up included)",
+     lambda r: r["engine"] == "flink-sql"),
+]
+
+
+def _newest_run() -> Path:
+    runs = sorted(p.parent for p in (get_settings().home / "bench").glob("*/results.json"))
+    if not runs:
+        raise LabError("No saved benchmark run under .lab/bench/.",
+                       "run `make bench` first (or pass the folder of a saved run).")
+    return runs[-1]
+
+
+def _read_json(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _report_header(folder: Path, measured_under: dict) -> str:
+    text = "Generated by `labkit bench --report` from `make bench` (`labkit bench --suite`), "
+    text += f"saved in `.lab/bench/{folder.name}/`."
+    if not measured_under:
+        return text + " Its conditions were not recorded."
+    before, after = measured_under.get("before", {}), measured_under.get("after", {})
+    services = before.get("services", {})
+    versions = before.get("versions", {})
+    return (text + f" Measured {before.get('utc', '?')} UTC on {before.get('cores')} cores "
+            f"({before.get('cpu')}), {before.get('memory_gib')} GiB, shared by the stack and "
+            f"the engine. Load average (1 min) {before.get('load', {}).get('1min')} before, "
+            f"{after.get('load', {}).get('1min')} after. Kafka "
+            f"{services.get('kafka', {}).get('version', '?')}, Flink "
+            f"{versions.get('apache-flink', '?')}, Redis "
+            f"{services.get('redis', {}).get('version', '?')}, Python "
+            f"{versions.get('python', '?')}; Redis held {before.get('redis_keys')} keys, "
+            f"append-only file {before.get('redis_aof_mb')} MB.")
+
+
+def _events(count: int) -> str:
+    return f"{count // 1_000_000}M events" if count >= 1_000_000 else f"{count // 1000}K"
+
+
+def _rate(row: dict) -> str:
+    per_s = row["events_per_s"]
+    return f"{per_s / 1000:.1f}K/s" if per_s < 10_000 else f"{per_s / 1000:.0f}K/s"
+
+
+def _latency_lines(rows: list[dict]) -> list[str]:
+    lines = []
+    for row in rows:
+        if row["rate"] is None or not row["latency_ms"]:
+            continue
+        parts = "; ".join(f"{kind.replace('_', ' ')} " + ", ".join(
+            f"{point} {ms:.1f} ms" for point, ms in points.items())
+            for kind, points in row["latency_ms"].items())
+        pinned = ", engine and load generator pinned to separate cores" if row["pinned"] else ""
+        lines.append(f"Latency of `{row['engine']}` at a steady {row['rate']:,.0f} events/s "
+                     f"for {row['events'] / row['rate']:.0f} s (the first second left out"
+                     f"{pinned}): {parts}.")
+    return lines

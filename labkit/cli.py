@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
@@ -208,6 +209,12 @@ def bench(
     tag: str = typer.Option(None, "--tag", help="Output tag (default per engine)."),
     suite: bool = typer.Option(False, "--suite", help="Run the full suite; save it under "
                                ".lab/bench/ (what `make bench` does)."),
+    report: bool = typer.Option(False, "--report", help="Print the Markdown table of the "
+                                "newest saved suite (or --from FOLDER); measures nothing."),
+    report_from: str = typer.Option(None, "--from", help="A saved suite's folder, for "
+                                    "--report."),
+    pin: bool = typer.Option(False, "--pin", help="Latency run: engine and load generator "
+                             "on separate cores."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object per result."),
 ) -> None:
     """Measure an engine on the live stack: events/s, per-stage seconds, latency percentiles."""
@@ -224,16 +231,29 @@ def bench(
     engine_flags = {"--engine": engine != "simple", "--only": only is not None,
                     "--parallelism": parallelism != 1, "--flink-cluster": flink_cluster,
                     "--tag": tag is not None}
-    if suite:
-        _refuse("--suite (it runs every engine at its own sizes)", {
-            **engine_flags, "--events": events != 100_000, "--processes": processes != 1,
-            "--rate": rate is not None, "--topic": topic is not None})
-        results = benchmarks.suite(progress=progress, report=show)
-        console.print(f"saved to {benchmarks.save(results)}", style="bold")
+    measuring_flags = {**engine_flags, "--events": events != 100_000,
+                       "--processes": processes != 1, "--rate": rate is not None,
+                       "--topic": topic is not None, "--pin": pin, "--json": as_json}
+    if report_from is not None and not report:
+        raise LabError("--from names a saved suite for --report.", "add --report, or drop --from.")
+    if report:
+        _refuse("--report (it prints a saved suite)", {**measuring_flags, "--suite": suite})
+        print(benchmarks.report(Path(report_from) if report_from else None))
+    elif suite:
+        _refuse("--suite (it runs every engine at its own sizes)", measuring_flags)
+        before = benchmarks.conditions()
+        results = benchmarks.suite(progress=progress, show=show)
+        folder = benchmarks.save(results, measured_under={
+            "before": before, "after": benchmarks.conditions()})
+        console.print(f"saved to {folder}; `labkit bench --report` prints its table",
+                      style="bold")
     elif rate is not None:
         _refuse("--rate (a latency run of the simple engine on a fresh topic)", {
             **engine_flags, "--processes": processes != 1, "--topic": topic is not None})
-        show(benchmarks.latency(rate=rate, seconds=events / rate, partitions=partitions))
+        show(benchmarks.latency(rate=rate, seconds=events / rate, partitions=partitions,
+                                pin=pin))
+    elif pin:
+        raise LabError("--pin is for latency runs.", "add --rate R, or drop --pin.")
     elif processes > 1:
         _refuse("--processes (simple engines, each on its share of the partitions)",
                 engine_flags)

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Launch", "running_pid", "start", "stop", "tracked_names"]
+__all__ = ["Launch", "age_s", "running_pid", "start", "stop", "tracked_names"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,15 @@ def _start_time(pid: int) -> str | None:
     if fields[0] == "Z":  # a zombie has exited; only its exit status is left
         return None
     return fields[19]
+
+
+def age_s(pid: int) -> float | None:
+    """Seconds since `pid` started (its start time is in clock ticks since boot), or None."""
+    started = _start_time(pid)
+    if started is None:
+        return None
+    since_boot_s = float(Path("/proc/uptime").read_text().split()[0])
+    return since_boot_s - int(started) / os.sysconf("SC_CLK_TCK")
 
 
 def _pid_file(run_dir: Path, name: str) -> Path:

@@ -37,3 +37,47 @@ def test_save_writes_json_and_csv(tmp_path):
 def test_an_unknown_engine_is_refused_before_anything_runs():
     with pytest.raises(LabError, match="Unknown engine 'spark'"):
         bench.run("spark", events=10)
+
+
+def _saved_suite(folder, *, with_conditions=True):
+    results = [bench.Result("ceiling", 10_000, wall_s=0.5, loop_s=0.125),
+               bench.Result("simple", 10_000, wall_s=1.0, loop_s=0.5),
+               bench.Result("simple", 10_000, wall_s=1.0, loop_s=0.4, processes=2),
+               bench.Result("flink", 10_000, wall_s=20.0),
+               bench.Result("flink", 10_000, wall_s=10.0, parallelism=2),
+               bench.Result("ceiling", 1_000_000, wall_s=20.0, loop_s=12.5),
+               bench.Result("simple", 30_000, wall_s=7.0, loop_s=6.0, rate=5_000.0,
+                            latency_ms={"processing": {"p50": 2.5, "p99": 40.0}}, pinned=True)]
+    conditions = {"before": {"utc": "2026-11-30 03:00:00", "cores": 2, "cpu": "AMD EPYC",
+                             "memory_gib": 23.5, "load": {"1min": 0.5},
+                             "services": {"kafka": {"version": "4.1.1"}},
+                             "versions": {"python": "3.11.7"}, "redis_keys": 7,
+                             "redis_aof_mb": 1.5},
+                  "after": {"load": {"1min": 1.25}}}
+    return bench.save(results, folder, measured_under=conditions if with_conditions else None)
+
+
+def test_the_report_is_the_saved_suite_as_a_markdown_table(tmp_path):
+    text = bench.report(_saved_suite(tmp_path / "20261130T030000Z"))
+    lines = text.splitlines()
+    assert "| engine (`labkit bench --engine …`) | 10K | 1M events |" in lines
+    assert "| `ceiling`: consume + Avro decode only | 80K/s | 80K/s |" in lines
+    assert "| `simple`, two processes (`--processes 2`) | 25K/s | - |" in lines
+    assert any(line.startswith("| `flink`: PyFlink") and "| 0.5K/s / 1.0K/s | - |" in line
+               for line in lines)
+    assert not any("flink-sql" in line for line in lines)  # not measured: no row
+    header = lines[0]
+    assert "`.lab/bench/20261130T030000Z/`" in header and "2026-11-30 03:00:00 UTC" in header
+    assert "before, 1.25 after" in header and "Kafka 4.1.1" in header
+    assert "at a steady 5,000 events/s for 6 s" in text and "p99 40.0 ms" in text
+    assert "pinned to separate cores" in text
+
+
+def test_a_report_without_conditions_says_so(tmp_path):
+    assert "not recorded" in bench.report(_saved_suite(tmp_path / "run", with_conditions=False))
+
+
+def test_no_saved_suite_is_a_lab_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAB_HOME", str(tmp_path))  # a lab home that never ran `make bench`
+    with pytest.raises(LabError, match="No saved benchmark run"):
+        bench.report()

@@ -36,3 +36,20 @@ def test_a_malformed_endpoint_is_a_message_for_every_command(monkeypatch):
         assert result.exit_code == 1, argv
         assert "LAB_KAFKA" in result.output, argv
         assert "Traceback" not in result.output, argv
+
+
+def test_bench_report_prints_a_saved_suite_and_refuses_measuring_flags(tmp_path):
+    from labkit import bench
+
+    folder = bench.save([bench.Result("ceiling", 10_000, wall_s=1.0, loop_s=0.5)],
+                        tmp_path / "run")
+    result = runner.invoke(app, ["bench", "--report", "--from", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert "| `ceiling`: consume + Avro decode only | 20K/s |" in result.output
+    for argv, flag in ((["--report", "--engine", "flink"], "--engine"),
+                       (["--report", "--suite"], "--suite"),
+                       (["--from", str(folder)], "--report"),
+                       (["--pin"], "--rate")):
+        refused = runner.invoke(app, ["bench", *argv])
+        assert refused.exit_code == 1, argv
+        assert flag in refused.output and "Traceback" not in refused.output, argv

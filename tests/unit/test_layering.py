@@ -21,7 +21,7 @@ PACKAGE = Path(labkit.__file__).parent
 # Bottom to top, as in labkit/__init__.py and the README's layout table.
 LAYERS = {
     "core": ["errors", "features", "processing"],
-    "foundation": ["settings", "polling", "instruments"],
+    "foundation": ["settings", "polling", "instruments", "verdicts"],
     "stack": ["stack"],
     "clients": ["clients", "topics", "schemas"],
     "serde": ["serde"],

@@ -1,0 +1,86 @@
+"""Verdicts from repeated measurements: words that hold on a noisy machine, and their spread.
+
+A benchmark on two shared cores moves from run to run, so one number decides
+nothing. Each verdict here looks at every repetition, not only the median: a
+claim is *confirmed* only if every repetition meets it, *refuted* only if none
+does, and otherwise it *depends*; an ordering (A faster than B) holds only if
+the two sets of repetitions are apart by more than `MARGIN`. Near a threshold
+the honest word is "depends", and the spread printed beside it says why.
+
+Pure functions of numbers: the notebooks print them, the tests feed them numbers.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = ["MARGIN", "Verdict", "against_claim", "ordering"]
+
+# How far apart two sets of repetitions must be to call one faster. Repetitions of
+# one configuration on this machine typically differ by several percent; a ratio
+# inside this margin is within what a repetition alone can change.
+MARGIN = 0.10
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A word (what nbval compares) and the numbers behind it (what varies)."""
+
+    word: str
+    subject: str
+    values: tuple[float, ...]
+    unit: str = ""
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.values)
+
+    def spread(self) -> str:
+        """The repetitions' median and, in brackets, their lowest and highest."""
+        low, high = min(self.values), max(self.values)
+        return f"{_fmt(self.median)}{self.unit} ({_fmt(low)} to {_fmt(high)})"
+
+    def __str__(self) -> str:
+        return f"{self.subject}: {self.word} — measured {self.spread()}, {len(self.values)} runs"
+
+
+def _fmt(value: float) -> str:
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.3g}" if abs(value) < 10 else f"{value:.1f}"
+
+
+def against_claim(subject: str, values: Sequence[float], claim: float, *,
+                  lower_is_better: bool = False, unit: str = "") -> Verdict:
+    """Confirmed if every repetition meets `claim`, refuted if none does, else depends.
+
+    Throughput claims are met from above (`values >= claim`), latency claims
+    from below (`lower_is_better`: `values < claim`).
+    """
+    if not values:
+        raise ValueError("a verdict needs at least one measurement")
+    meets = [value < claim if lower_is_better else value >= claim for value in values]
+    word = "confirmed" if all(meets) else "refuted" if not any(meets) else "depends"
+    return Verdict(word, subject, tuple(values), unit)
+
+
+def ordering(subject: str, values: Sequence[float], baseline: Sequence[float], *,
+             margin: float = MARGIN) -> Verdict:
+    """Is `values` (a rate) higher than `baseline`? Judged on every repetition of each.
+
+    "faster" if the slowest of `values` beats the fastest of `baseline` by `margin`,
+    "slower" if the reverse holds, else "about the same". The Verdict's values
+    are the ratios of the paired repetitions (values[i] / baseline[i]).
+    """
+    if not values or len(values) != len(baseline):
+        raise ValueError("an ordering needs the same number (> 0) of runs on each side")
+    if min(values) > max(baseline) * (1 + margin):
+        word = "faster"
+    elif max(values) * (1 + margin) < min(baseline):
+        word = "slower"
+    else:
+        word = "about the same"
+    ratios = tuple(value / base for value, base in zip(values, baseline, strict=True))
+    return Verdict(word, subject, ratios, "x")

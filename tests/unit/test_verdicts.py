@@ -1,0 +1,41 @@
+"""Verdicts from repetitions: a word only when every repetition agrees (no stack)."""
+
+import pytest
+
+from labkit.verdicts import against_claim, ordering
+
+
+@pytest.mark.parametrize(("values", "word"), [
+    ([12_000, 11_000, 15_000], "confirmed"),  # every run meets ~10K/s
+    ([9_000, 8_000, 9_900], "refuted"),       # none does
+    ([9_000, 12_000, 11_000], "depends"),     # the runs disagree: no verdict
+])
+def test_a_throughput_claim_needs_every_repetition_on_one_side(values, word):
+    assert against_claim("10K/s", values, 10_000).word == word
+
+
+def test_a_latency_claim_is_met_from_below():
+    assert against_claim("p99 < 10 ms", [4.0, 9.9, 6.0], 10, lower_is_better=True).word == \
+        "confirmed"
+    assert against_claim("p99 < 10 ms", [10.0, 40.0, 12.0], 10,
+                         lower_is_better=True).word == "refuted"
+
+
+def test_an_ordering_needs_the_runs_apart_by_more_than_the_margin():
+    assert ordering("two vs one", [15, 16, 17], [10, 11, 12]).word == "faster"
+    assert ordering("two vs one", [8, 9, 8.5], [10, 11, 12]).word == "slower"
+    # 12.5 vs 12: within the 10 % margin of the fastest baseline run
+    assert ordering("two vs one", [12.5, 16, 17], [10, 11, 12]).word == "about the same"
+
+
+def test_a_verdict_prints_its_word_median_and_spread():
+    verdict = ordering("two vs one", [15, 16, 18], [10, 10, 12])
+    assert verdict.values == (1.5, 1.6, 1.5)
+    assert str(verdict) == "two vs one: faster — measured 1.5x (1.5 to 1.6), 3 runs"
+
+
+def test_nothing_measured_is_no_verdict():
+    with pytest.raises(ValueError):
+        against_claim("x", [], 1)
+    with pytest.raises(ValueError):
+        ordering("x", [1, 2], [1])
