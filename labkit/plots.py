@@ -198,25 +198,32 @@ def card_features(log: list[dict], cards: list[str], *,
 
 
 def throughput(results: pd.DataFrame, claims: dict[str, float]) -> Figure:
-    """Events/s per run (one bar each, labelled), beside the claimed rates (dashed lines).
+    """Events/s per configuration: a bar at the median of its runs, a dot for each run,
+    beside the claimed rates (dashed lines).
 
-    `results` has columns label, engine and events_per_s; the ceiling's bar is grey.
+    `results` has columns label, engine and events_per_s, one row per run; rows
+    with the same label are repetitions of one configuration. The ceiling is grey.
     """
     fig = Figure(figsize=(11, 4.2))
     ax = fig.add_subplot()
     colours = {"ceiling": "#9e9e9e", "simple": "#4c72b0", "flink": "#dd8452",
                "flink-sql": "#55a868"}
-    bars = ax.barh(results["label"], results["events_per_s"],
-                   color=[colours.get(engine, "#8172b3") for engine in results["engine"]])
-    ax.bar_label(bars, labels=[f"{value:,.0f}/s" for value in results["events_per_s"]],
+    runs = results.groupby("label", sort=False)
+    medians = runs["events_per_s"].median()
+    engines = runs["engine"].first()
+    bars = ax.barh(medians.index, medians.values, alpha=0.6,
+                   color=[colours.get(engine, "#8172b3") for engine in engines])
+    for row, (_label, rates) in enumerate(runs["events_per_s"]):
+        ax.plot(rates, [row] * len(rates), "k|", markersize=12)
+    ax.bar_label(bars, labels=[f"median {value:,.0f}/s" for value in medians.values],
                  padding=4, fontsize=9)
     for engine, claim in claims.items():
         ax.axvline(claim, color=colours[engine], linestyle="--", linewidth=1)
-        ax.text(claim, len(results) - 0.4, f" claimed: {engine} {claim:,.0f}/s",
+        ax.text(claim, len(medians) - 0.4, f" claimed: {engine} {claim:,.0f}/s",
                 color=colours[engine], fontsize=8, va="bottom")
     ax.set_xscale("log")
     ax.invert_yaxis()
-    ax.set_xlabel("events per second (log scale)")
+    ax.set_xlabel("events per second (log scale); | = one run")
     ax.set_title("Throughput on this machine, start-up included for Flink", loc="left")
     fig.tight_layout()
     return fig

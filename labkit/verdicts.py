@@ -67,20 +67,24 @@ def against_claim(subject: str, values: Sequence[float], claim: float, *,
 
 
 def ordering(subject: str, values: Sequence[float], baseline: Sequence[float], *,
-             margin: float = MARGIN) -> Verdict:
-    """Is `values` (a rate) higher than `baseline`? Judged on every repetition of each.
+             lower_is_better: bool = False, margin: float = MARGIN, unit: str = "x") -> Verdict:
+    """Is `values` better than `baseline`? Judged on every repetition of each.
 
-    "faster" if the slowest of `values` beats the fastest of `baseline` by `margin`,
-    "slower" if the reverse holds, else "about the same". The Verdict's values
-    are the ratios of the paired repetitions (values[i] / baseline[i]).
+    Rates are better higher, latencies lower (`lower_is_better`). "faster" if the
+    worst of `values` beats the best of `baseline` by `margin`, "slower" if the
+    reverse holds, else "about the same". The Verdict's values are the ratios of
+    the paired repetitions (values[i] / baseline[i]).
     """
     if not values or len(values) != len(baseline):
         raise ValueError("an ordering needs the same number (> 0) of runs on each side")
-    if min(values) > max(baseline) * (1 + margin):
+    sign = -1 if lower_is_better else 1  # compare "goodness": higher is better
+    good = [sign * value for value in values]
+    base = [sign * value for value in baseline]
+    if min(good) > max(base) + margin * abs(max(base)):
         word = "faster"
-    elif max(values) * (1 + margin) < min(baseline):
+    elif max(good) + margin * abs(max(good)) < min(base):
         word = "slower"
     else:
         word = "about the same"
     ratios = tuple(value / base for value, base in zip(values, baseline, strict=True))
-    return Verdict(word, subject, ratios, "x")
+    return Verdict(word, subject, ratios, unit)

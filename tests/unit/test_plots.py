@@ -15,3 +15,12 @@ def test_differing_features_draws_one_labelled_bar_per_feature_zeros_included():
     labels = [text.get_text().strip() for text in ax.texts]
     assert sorted(labels) == sorted(["1,885", "44", "0"])
     assert "of 1,925" in ax.get_xlabel()
+
+
+def test_throughput_draws_one_bar_per_configuration_at_the_median_of_its_runs():
+    runs = pd.DataFrame({"label": ["simple", "simple", "simple", "flink p1"],
+                         "engine": ["simple", "simple", "simple", "flink"],
+                         "events_per_s": [9_000.0, 12_000.0, 30_000.0, 1_000.0]})
+    fig = plots.throughput(runs, {"simple": 10_000})
+    bars = fig.axes[0].containers[0]
+    assert [bar.get_width() for bar in bars] == [12_000.0, 1_000.0]

@@ -39,3 +39,11 @@ def test_nothing_measured_is_no_verdict():
         against_claim("x", [], 1)
     with pytest.raises(ValueError):
         ordering("x", [1, 2], [1])
+
+
+def test_a_latency_ordering_is_better_lower():
+    assert ordering("pinned p99", [5, 6, 7], [10, 12, 11], lower_is_better=True).word == "faster"
+    assert ordering("pinned p99", [20, 30, 25], [10, 12, 11],
+                    lower_is_better=True).word == "slower"
+    assert ordering("pinned p99", [9, 11, 12], [10, 12, 11],
+                    lower_is_better=True).word == "about the same"
