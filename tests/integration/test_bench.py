@@ -49,3 +49,12 @@ def test_a_latency_run_reports_ordered_percentiles():
     for kind in ("processing", "end_to_end"):
         found = result["latency_ms"][kind]
         assert 0 <= found["p50"] <= found["p95"] <= found["p99"]
+
+
+def test_a_flink_latency_run_matches_every_input_to_its_feature_record():
+    result = bench.flink_latency("flink", rate=500, seconds=2)
+    assert result.events == 1_000  # every input matched by txn_id
+    assert len(result.latencies.end_to_end_ms) == 500  # the first second is warm-up
+    assert min(result.latencies.end_to_end_ms) >= 0
+    found = result.latency_ms["end_to_end"]
+    assert 0 <= found["p50"] <= found["p95"] <= found["p99"]

@@ -37,3 +37,10 @@ def test_save_writes_json_and_csv(tmp_path):
 def test_an_unknown_engine_is_refused_before_anything_runs():
     with pytest.raises(LabError, match="Unknown engine 'spark'"):
         bench.run("spark", events=10)
+
+
+def test_end_to_end_latency_matches_inputs_to_their_first_feature_record_by_txn_id():
+    sent = [("b", 1_010), ("a", 1_000), ("c", 1_020)]  # ("c" has no feature record yet)
+    appended = [("a", 1_250), ("b", 1_040), ("a", 1_900)]  # "a" written twice (a replay)
+    assert bench.end_to_end_ms(sent, appended) == [250.0, 30.0]
+    assert bench.end_to_end_ms([], appended) == []
