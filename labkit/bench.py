@@ -32,15 +32,16 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
-from . import clients, engines, generate, stack, topics
-from .engines import simple
+from . import clients, engines, generate, serde, stack, topics
+from .engines import flink_sql, simple
 from .errors import LabError
 from .instruments import Latencies, Stopwatch, percentiles
 from .runs import Outputs, RunOptions
 from .settings import get_settings
 
-__all__ = ["CLAIMS", "ENGINES", "Result", "busiest", "conditions", "cpu_ticks", "latency",
-           "load", "report", "run", "save", "scale_out", "suite", "workload"]
+__all__ = ["CLAIMS", "ENGINES", "Result", "busiest", "conditions", "cpu_ticks", "end_to_end_ms",
+           "flink_latency", "latency", "load", "report", "run", "save", "scale_out", "suite",
+           "workload"]
 
 # The ceiling is a measurement, not an engine: the simple engine's consume loop and
 # decoder with nothing after them. It writes nothing, and takes only a share of the
@@ -216,6 +217,22 @@ def _cores_apart() -> tuple[set[int], set[int]]:
     return {cores[0]}, {cores[1]}
 
 
+def _start_load(topic: str, events: int, rate: float) -> subprocess.Popen:
+    """A `labkit generate --rate` process sending `events` to `topic` at `rate` events/s."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "labkit", "generate", "--topic", topic, "--count", str(events),
+         "--rate", str(rate), "--format", "confluent"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def _finish_load(producer: subprocess.Popen) -> None:
+    """Wait for the load generator; a LabError if it failed."""
+    _, err = producer.communicate()
+    if producer.returncode != 0:
+        raise LabError(f"The load generator failed: {err.strip()[-500:]}",
+                       "run `labkit generate` by hand to see why.")
+
+
 def latency(*, rate: float = 5_000, seconds: float = 6, partitions: int = 2,
             pin: bool = False) -> Result:
     """The simple engine under a steady offered load of `rate` events/s from another process.
@@ -229,10 +246,7 @@ def latency(*, rate: float = 5_000, seconds: float = 6, partitions: int = 2,
     engine_cores, generator_cores = _cores_apart() if pin else (None, None)
     events = int(rate * seconds)
     topic = topics.fresh_topic("bench-latency", partitions=partitions)
-    producer = subprocess.Popen(
-        [sys.executable, "-m", "labkit", "generate", "--topic", topic, "--count", str(events),
-         "--rate", str(rate), "--format", "confluent"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    producer = _start_load(topic, events, rate)
     if generator_cores:  # before its interpreter has started any Kafka thread
         os.sched_setaffinity(producer.pid, generator_cores)
     latencies, stopwatch = Latencies(), Stopwatch()
@@ -242,10 +256,7 @@ def latency(*, rate: float = 5_000, seconds: float = 6, partitions: int = 2,
             engines.run("simple", topic, tag=".bench-latency", until_end=False,
                         max_messages=events, stopwatch=stopwatch, latencies=latencies)
     finally:
-        _, err = producer.communicate()
-    if producer.returncode != 0:
-        raise LabError(f"The load generator failed: {err.strip()[-500:]}",
-                       "run `labkit generate` by hand to see why.")
+        _finish_load(producer)
     warm = int(rate)
     steady = Latencies(latencies.processing_ms[warm:], latencies.end_to_end_ms[warm:])
     result = _stopwatch_result("simple", len(latencies.processing_ms),
@@ -254,6 +265,82 @@ def latency(*, rate: float = 5_000, seconds: float = 6, partitions: int = 2,
     result.latency_ms = {"processing": percentiles(steady.processing_ms),
                          "end_to_end": percentiles(steady.end_to_end_ms)}
     return result
+
+
+def end_to_end_ms(sent: list[tuple[str, int]], appended: list[tuple[str, int]]) -> list[float]:
+    """Per input (txn_id, sent ms), in send order: its first feature record's append time
+    (txn_id, ms) minus the send time. Inputs with no feature record are left out."""
+    first: dict[str, int] = {}
+    for txn_id, appended_ms in appended:  # a replay may write a record twice: the first counts
+        first[txn_id] = min(appended_ms, first.get(txn_id, appended_ms))
+    return [float(first[txn_id] - sent_ms) for txn_id, sent_ms in sorted(sent, key=lambda s: s[1])
+            if txn_id in first]
+
+
+def _txn_times(topic: str, decode: Callable[[bytes], dict]) -> list[tuple[str, int]]:
+    """(txn_id, record timestamp) of every record in `topic`."""
+    records = topics.read_all(topic)
+    return [(row["txn_id"], record.timestamp_ms)
+            for record, row in zip(records, serde.decode_records(records, decode), strict=True)]
+
+
+def _held_by_watermark(events: int) -> int:
+    """How many of the generator's first `events` a followed SQL job may never write.
+
+    An OVER window writes a row once the watermark (newest event time, per
+    partition, minus WATERMARK_DELAY_S) passes it; with no events after the
+    load, the last stretch of event time waits in state. Twice the delay
+    covers the partitions' newest events differing. Events are seeded, so this
+    counts them.
+    """
+    stamps = [record["timestamp"] for record in generate.transactions(events)]
+    horizon = max(stamps) - 2 * flink_sql.WATERMARK_DELAY_S * 1000
+    return sum(stamp > horizon for stamp in stamps)
+
+
+def flink_latency(engine: str = "flink", *, rate: float = 2_000, seconds: float = 5,
+                  partitions: int = 2, bundle_time_ms: int | None = None) -> Result:
+    """A Flink engine (mini-cluster) under a steady offered load: end-to-end latency per record.
+
+    The job follows a fresh topic; once it runs, a `labkit generate --rate`
+    process sends `rate * seconds` events; the job is cancelled when its
+    outputs hold them all (the SQL job: all but the tail its watermark holds).
+    Latency is the feature record's broker append time (LogAppendTime) minus
+    the input's producer CreateTime, matched by txn_id. It includes: producer
+    batching and send -> broker append -> the Flink Kafka source's fetch ->
+    (DataStream) the Python operator, whose input is shipped in bundles that
+    close after `python.fn-execution.bundle.time` (Flink's default 1000 ms;
+    `bundle_time_ms` sets it for this run) or `bundle.size` records; (SQL) the
+    watermark passing the event -> the Kafka sink's producer -> broker append.
+    The first second of load is warm-up and left out of the percentiles.
+    """
+    events = int(rate * seconds)
+    topic = topics.fresh_topic(f"bench-latency-{engine}", partitions=partitions)
+    wanted = events - (_held_by_watermark(events) if engine == "flink-sql" else 0)
+    # The load starts when the job is RUNNING (`started`), not before: events sent
+    # while the mini-cluster starts (10-20 s) would measure its start-up. Its tasks
+    # deploy and open within the first second after that: the warm-up left out.
+    load: list[subprocess.Popen] = []
+    settings = {"python.fn-execution.bundle.time": str(bundle_time_ms)} if bundle_time_ms else None
+    tag = f".latency-{topics.run_id()}"
+    started_at, began = time.time(), time.perf_counter()
+    try:
+        engines.run(engine, topic, tag=tag, until_end=False,
+                    max_messages=wanted, started=lambda: load.append(
+                        _start_load(topic, events, rate)), flink_settings=settings)
+    finally:
+        for producer in load:
+            _finish_load(producer)
+    wall_s = time.perf_counter() - began
+    sql = engine == "flink-sql"
+    outputs = flink_sql.sql_outputs(topic, tag) if sql else Outputs(topic, tag)
+    all_ms = end_to_end_ms(_txn_times(topic, serde.ConfluentDecoder()),
+                           _txn_times(outputs.features, json.loads if sql
+                                      else serde.ConfluentDecoder()))
+    steady = Latencies(end_to_end_ms=all_ms[int(rate):])
+    return Result(engine, len(all_ms), round(wall_s, 3), partitions=partitions, rate=rate,
+                  tag=outputs.tag, latency_ms={"end_to_end": percentiles(steady.end_to_end_ms)},
+                  started_at=started_at, finished_at=time.time(), latencies=steady)
 
 
 def suite(*, sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000),

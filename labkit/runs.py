@@ -9,6 +9,7 @@ asked to run (`RunOptions`, one shape for every engine) and what it reports
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
@@ -83,13 +84,15 @@ class RunOptions:
     partitions: list[int] | None = None  # a share of the input (scale-out)
     from_beginning: bool = True  # where to start without committed offsets
     until_end: bool = True  # stop at the end offsets seen at start
-    max_messages: int | None = None
+    max_messages: int | None = None  # followed Flink runs: outputs (features + dead letters)
     rebuild: bool = True  # rebuild card windows from Kafka on start
     parallelism: int = 1
     cluster: bool = False  # the standalone Flink cluster, not a mini-cluster per job
     progress: bool = False  # a progress bar
     stopwatch: Stopwatch | None = None  # seconds per stage, for benchmarks
     latencies: Latencies | None = None  # per-message latency, for benchmarks
+    started: Callable[[], None] | None = None  # a followed job runs: benchmarks start the load
+    flink_settings: dict[str, str] | None = None  # on the job's configuration, for benchmarks
 
     def changed(self) -> list[str]:
         """The options given a value other than their default."""

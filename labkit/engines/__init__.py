@@ -25,6 +25,8 @@ __all__ = ["ENGINES", "Engine", "get", "options_for", "refuse_options", "run"]
 
 # Every engine's outputs are named by a tag.
 _COMMON = frozenset({"tag"})
+# Both Flink engines follow the input on the mini-cluster (`flink_follow`) and take settings.
+_FLINK = frozenset({"until_end", "max_messages", "started", "flink_settings"})
 
 
 @dataclass(frozen=True)
@@ -52,9 +54,9 @@ ENGINES: dict[str, Engine] = {engine.name: engine for engine in (
            frozenset({"group", "partitions", "from_beginning", "until_end", "max_messages",
                       "rebuild", "progress", "stopwatch", "latencies"})),
     Engine("flink", "a PyFlink DataStream job; card windows in Flink keyed state", "flink",
-           frozenset({"group", "parallelism", "cluster"})),
+           frozenset({"group", "parallelism", "cluster", *_FLINK})),
     Engine("flink-sql", "Flink SQL OVER windows, all in the JVM; no dead letters, no Redis",
-           "flink_sql", frozenset({"parallelism", "cluster"})),
+           "flink_sql", frozenset({"parallelism", "cluster", *_FLINK})),
 )}
 
 

@@ -12,6 +12,7 @@ from ..runs import Outputs, RunOptions, RunReport, reconcile
 from ..settings import get_settings
 from ..stack.flink_jobs import pyflink_job, submit_to_cluster, wait_for_job
 from ..stack.jvm import connector_jar
+from . import flink_follow
 
 __all__ = ["run", "submit"]
 
@@ -19,11 +20,14 @@ __all__ = ["run", "submit"]
 def run(topic: str, options: RunOptions) -> RunReport:
     """Process `topic` from the beginning to the end offsets seen at start; reconcile.
 
+    With `options.until_end` False (mini-cluster only), follow the topic until the
+    outputs hold `options.max_messages` records, then cancel the job (`flink_follow`).
     `options.parallelism` subtasks share the cards (keyed by card_id); the
     standalone cluster (`options.cluster`) has 2 slots. In thread mode all of a
     TaskManager's Python runs under one interpreter lock, so more subtasks in one
     TaskManager add little speed.
     """
+    flink_follow.check(options)
     outputs = Outputs(topic, options.tag)
     outputs.create_topics()
     group = options.group or outputs.group("flink")
@@ -38,8 +42,14 @@ def run(topic: str, options: RunOptions) -> RunReport:
         from . import flink_job
 
         config = flink_job.configure(Configuration(), str(connector_jar(get_settings())))
+        for key, value in (options.flink_settings or {}).items():
+            config.set_string(key, value)
         env = StreamExecutionEnvironment.get_execution_environment(config)
-        flink_job.execute(env, outputs, group, options.parallelism)
+        if options.until_end:
+            flink_job.execute(env, outputs, group, options.parallelism)
+        else:
+            flink_follow.follow(flink_job.start(env, outputs, group, options.parallelism),
+                                outputs, options)
     return reconcile("flink", outputs)
 
 

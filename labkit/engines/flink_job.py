@@ -38,7 +38,7 @@ from ..features import CardWindow
 from ..runs import Outputs
 from ..sinks import RedisFeatureSink
 from ..stack.flink import JOB_SETTINGS
-from .flink_tables import kafka_table
+from .flink_tables import kafka_table, source_end
 
 BYTES = Types.PRIMITIVE_ARRAY(Types.BYTE())
 KEYED_MESSAGE = Types.ROW_NAMED(["card", "message"], [Types.STRING(), Types.ROW_NAMED(
@@ -190,15 +190,19 @@ def _keyed_by_card(t_env: StreamTableEnvironment) -> KeyedStream:
     return KeyedStream(j_keyed, stream.get_type(), stream)
 
 
-def build(env: StreamExecutionEnvironment, outputs: Outputs, group: str):
-    """Add the pipeline to `env`; return the statement set that attaches the Kafka sinks."""
+def build(env: StreamExecutionEnvironment, outputs: Outputs, group: str, *,
+          until_end: bool = True):
+    """Add the pipeline to `env`; return the statement set that attaches the Kafka sinks.
+
+    `until_end`: read to the end offsets seen at start; else follow the input.
+    """
     t_env = StreamTableEnvironment.create(env)
     t_env.execute_sql(kafka_table(
         "source", outputs.input,
         ["`k` BYTES", "`v` BYTES", "`topic` STRING METADATA VIRTUAL",
          "`partition` INT METADATA VIRTUAL", "`offset` BIGINT METADATA VIRTUAL"],
         {**RAW_BYTES, "properties.group.id": group, "scan.startup.mode": "earliest-offset",
-         "scan.bounded.mode": "latest-offset"}))
+         **source_end(until_end)}))
     t_env.execute_sql(kafka_table("features_sink", outputs.features, ["`k` BYTES", "`v` BYTES"],
                                   RAW_BYTES))
     t_env.execute_sql(kafka_table(
@@ -232,13 +236,27 @@ def with_job_settings(config: Configuration) -> Configuration:
     return config
 
 
+def _prepared(env: StreamExecutionEnvironment, outputs: Outputs, group: str, parallelism: int,
+              until_end: bool) -> StreamExecutionEnvironment:
+    env.set_parallelism(parallelism)
+    env.enable_checkpointing(CHECKPOINT_INTERVAL_MS)
+    build(env, outputs, group, until_end=until_end).attach_as_datastream()
+    return env
+
+
 def execute(env: StreamExecutionEnvironment, outputs: Outputs, group: str,
             parallelism: int = 1):
     """Run the job to the end of the input; return Flink's JobExecutionResult (timings)."""
-    env.set_parallelism(parallelism)
-    env.enable_checkpointing(CHECKPOINT_INTERVAL_MS)
-    build(env, outputs, group).attach_as_datastream()
-    return env.execute(f"labkit features: {outputs.input}")
+    return _prepared(env, outputs, group, parallelism, True).execute(_name(outputs))
+
+
+def start(env: StreamExecutionEnvironment, outputs: Outputs, group: str, parallelism: int = 1):
+    """Start the job following the input (no end) in the background; return its JobClient."""
+    return _prepared(env, outputs, group, parallelism, False).execute_async(_name(outputs))
+
+
+def _name(outputs: Outputs) -> str:
+    return f"labkit features: {outputs.input}"
 
 
 def main() -> None:

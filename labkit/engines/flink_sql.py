@@ -67,7 +67,8 @@ from ..schemas import load as load_schema
 from ..settings import Settings, get_settings
 from ..stack.flink_jobs import pyflink_job
 from ..stack.jvm import avro_confluent_jar, connector_jar
-from .flink_tables import kafka_table
+from . import flink_follow
+from .flink_tables import kafka_table, source_end
 
 if TYPE_CHECKING:  # PyFlink loads only when a job runs
     from pyflink.common import Configuration
@@ -160,7 +161,7 @@ SQL_COLUMNS = tuple((field["name"], _sql_type(field["type"]))
                     if field["name"] in _FEATURE_SQL)
 
 
-def _source_ddl(topic: str, settings: Settings, delay_s: int) -> str:
+def _source_ddl(topic: str, settings: Settings, delay_s: int, until_end: bool) -> str:
     # Only the fields the features need: Avro resolution skips the writer's others
     # (the `currency` enum could not be read into a STRING anyway). `timestamp` read as
     # the long it is (timestamp-millis), so it comes back out as epoch millis.
@@ -170,7 +171,7 @@ def _source_ddl(topic: str, settings: Settings, delay_s: int) -> str:
         f"micros AS CAST(ROUND(amount * {MICROS}, 0) AS DECIMAL(38, 0))",
         f"WATERMARK FOR ts AS ts - INTERVAL '{delay_s}' SECOND"], {
         "value.format": "avro-confluent", "value.avro-confluent.url": settings.registry,
-        "scan.startup.mode": "earliest-offset", "scan.bounded.mode": "latest-offset"})
+        "scan.startup.mode": "earliest-offset", **source_end(until_end)})
 
 
 def _sink_ddl(topic: str) -> str:
@@ -193,14 +194,16 @@ def _create_outputs(outputs: Outputs) -> None:
     outputs.create_topics()
 
 
-def _configuration(settings: Settings, parallelism: int, cluster: bool) -> Configuration:
+def _configuration(settings: Settings, options: RunOptions) -> Configuration:
     from pyflink.common import Configuration
 
     config = Configuration()
+    for key, value in (options.flink_settings or {}).items():
+        config.set_string(key, value)
     jars = (connector_jar(settings), avro_confluent_jar(settings))
     config.set_string("pipeline.jars", ";".join(f"file://{jar}" for jar in jars))
-    config.set_string("parallelism.default", str(parallelism))
-    if cluster:  # pure SQL: nothing Python to run remotely, so a plain remote submission
+    config.set_string("parallelism.default", str(options.parallelism))
+    if options.cluster:  # pure SQL: nothing Python to run remotely, so a plain remote submission
         host, port = settings.host_port("flink")
         config.set_string("execution.target", "remote")
         config.set_string("rest.address", host)
@@ -208,20 +211,24 @@ def _configuration(settings: Settings, parallelism: int, cluster: bool) -> Confi
     return config
 
 
-def _execute(outputs: Outputs, parallelism: int, cluster: bool) -> None:
-    """Build and run the job to the end of the input."""
+def _execute(outputs: Outputs, options: RunOptions) -> None:
+    """Build and run the job: to the end of the input, or following it (`flink_follow`)."""
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
     settings = get_settings()
     environment = (EnvironmentSettings.new_instance().in_streaming_mode()
-                   .with_configuration(_configuration(settings, parallelism, cluster)).build())
+                   .with_configuration(_configuration(settings, options)).build())
     t_env = TableEnvironment.create(environment)
     t_env.get_config().set("pipeline.name", f"labkit features (SQL): {outputs.input}")
-    t_env.execute_sql(_source_ddl(outputs.input, settings, WATERMARK_DELAY_S))
+    t_env.execute_sql(_source_ddl(outputs.input, settings, WATERMARK_DELAY_S, options.until_end))
     t_env.execute_sql(_sink_ddl(outputs.features))
     for name, query in _VIEWS.items():
         t_env.create_temporary_view(name, t_env.sql_query(query))
-    t_env.execute_sql(_insert()).wait()
+    inserted = t_env.execute_sql(_insert())
+    if options.until_end:
+        inserted.wait()
+    else:
+        flink_follow.follow(inserted.get_job_client(), outputs, options)
 
 
 def sql_outputs(topic: str, tag: str = "") -> Outputs:
@@ -240,9 +247,15 @@ def run(topic: str, options: RunOptions) -> RunReport:
     cluster (`labkit stack up --flink-cluster`, 2 slots). Writes fresh output
     topics; a tag already used is refused. Events behind the watermark
     (`WATERMARK_DELAY_S`) are dropped: the report shows them as unaccounted.
+
+    With `options.until_end` False (mini-cluster only), follow the topic until
+    `options.max_messages` rows are written, then cancel the job. A row is written
+    only once the watermark passes its event, so the input's last
+    `WATERMARK_DELAY_S` of event time stay in state: ask for fewer rows than events.
     """
+    flink_follow.check(options)
     outputs = sql_outputs(topic, options.tag)
     _create_outputs(outputs)
     with pyflink_job():
-        _execute(outputs, options.parallelism, options.cluster)
+        _execute(outputs, options)
     return reconcile("flink-sql", outputs)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..settings import get_settings
 
-__all__ = ["kafka_table"]
+__all__ = ["kafka_table", "source_end"]
 
 
 def kafka_table(name: str, topic: str, columns: list[str], options: dict[str, str]) -> str:
@@ -18,3 +18,8 @@ def kafka_table(name: str, topic: str, columns: list[str], options: dict[str, st
                 "properties.bootstrap.servers": get_settings().kafka, **options}
     with_clause = ",\n  ".join(f"'{key}' = '{value}'" for key, value in settings.items())
     return f"CREATE TABLE `{name}` (\n  {', '.join(columns)}\n) WITH (\n  {with_clause})"
+
+
+def source_end(until_end: bool) -> dict[str, str]:
+    """A Kafka source's end: the end offsets seen at start (`until_end`), or none (follow)."""
+    return {"scan.bounded.mode": "latest-offset"} if until_end else {}

@@ -49,3 +49,4 @@ def test_a_latency_run_reports_ordered_percentiles():
     for kind in ("processing", "end_to_end"):
         found = result["latency_ms"][kind]
         assert 0 <= found["p50"] <= found["p95"] <= found["p99"]
+

@@ -81,3 +81,10 @@ def test_no_saved_suite_is_a_lab_error(tmp_path, monkeypatch):
     monkeypatch.setenv("LAB_HOME", str(tmp_path))  # a lab home that never ran `make bench`
     with pytest.raises(LabError, match="No saved benchmark run"):
         bench.report()
+
+
+def test_end_to_end_latency_matches_inputs_to_their_first_feature_record_by_txn_id():
+    sent = [("b", 1_010), ("a", 1_000), ("c", 1_020)]  # ("c" has no feature record yet)
+    appended = [("a", 1_250), ("b", 1_040), ("a", 1_900)]  # "a" written twice (a replay)
+    assert bench.end_to_end_ms(sent, appended) == [250.0, 30.0]
+    assert bench.end_to_end_ms([], appended) == []

@@ -46,10 +46,10 @@ def test_an_unknown_option_is_a_lab_error_not_a_type_error():
     ("simple", "cluster", True, "--flink-cluster"),
     ("simple", "parallelism", 2, "--parallelism"),
     ("flink", "partitions", [0], "--only"),
-    ("flink", "until_end", False, "--follow"),
+    ("flink", "stopwatch", object(), None),
     ("flink", "from_beginning", False, "--from-committed"),
     ("flink", "rebuild", False, "--no-rebuild"),
-    ("flink-sql", "max_messages", 10, None),
+    ("flink-sql", "rebuild", False, "--no-rebuild"),
     ("flink-sql", "group", "g", "--group"),
 ])
 def test_an_option_the_engine_does_not_take_is_refused(engine, option, value, flag):
@@ -68,7 +68,7 @@ def test_an_option_left_at_its_default_is_fine_for_any_engine():
 
 @pytest.mark.parametrize("argv", [
     ["process", "--topic", "t", "--engine", "simple", "--flink-cluster"],
-    ["process", "--topic", "t", "--engine", "flink", "--follow"],
+    ["process", "--topic", "t", "--engine", "flink", "--from-committed"],
     ["process", "--topic", "t", "--engine", "flink-sql", "--no-rebuild"],
     ["process", "--topic", "t", "--engine", "simple", "-p", "2"],
 ])
@@ -98,3 +98,21 @@ def test_bench_refuses_a_flag_it_would_ignore(argv, refused):
 
 def test_bench_knows_every_registered_engine_and_the_ceiling():
     assert ("ceiling", *engines.ENGINES) == bench.ENGINES
+
+
+def test_process_refuses_to_follow_with_flink_as_it_could_not_stop():
+    """`--follow` applies to Flink, but the command line has no count to stop at."""
+    result = runner.invoke(app, ["process", "--topic", "t", "--engine", "flink", "--follow"])
+    assert result.exit_code == 1 and "max_messages" in result.output
+
+
+@pytest.mark.parametrize("engine", ["flink", "flink-sql"])
+@pytest.mark.parametrize(("options", "says"), [
+    ({"until_end": False, "max_messages": 10, "cluster": True}, "standalone cluster"),
+    ({"until_end": False}, "max_messages"),
+    ({"flink_settings": {"python.fn-execution.bundle.time": "10"}, "cluster": True},
+     "mini-cluster only"),
+])
+def test_a_flink_run_that_could_not_stop_or_apply_its_settings_is_refused(engine, options, says):
+    with pytest.raises(LabError, match=says):
+        engines.run(engine, "payments", **options)
