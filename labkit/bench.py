@@ -298,7 +298,7 @@ def _held_by_watermark(events: int) -> int:
     return sum(stamp > horizon for stamp in stamps)
 
 
-def flink_latency(engine: str = "flink", *, rate: float = 2_000, seconds: float = 5,
+def flink_latency(engine: str = "flink", *, rate: float = 500, seconds: float = 4,
                   partitions: int = 2, bundle_time_ms: int | None = None) -> Result:
     """A Flink engine (mini-cluster) under a steady offered load: end-to-end latency per record.
 
@@ -347,7 +347,8 @@ def suite(*, sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000),
           flink_sizes: tuple[int, ...] = (10_000, 100_000), partitions: int = 2,
           progress: bool = False, show: Callable[[Result], None] = lambda _r: None
           ) -> list[Result]:
-    """Every engine over growing workloads, Flink at parallelism 1 and 2, scale-out and latency.
+    """Every engine over growing workloads, Flink at parallelism 1 and 2, scale-out, latency
+    (the simple engine unpinned and pinned, the Flink engines at a lower load).
 
     One workload per size, shared by all engines (each writes its own outputs).
     `show` sees each result as soon as it is measured.
@@ -369,6 +370,8 @@ def suite(*, sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000),
                     keep(run(engine, topic=topic, parallelism=parallelism))
     keep(latency())
     keep(latency(pin=True))
+    for engine in ("flink", "flink-sql"):  # a load each can keep up with on two cores
+        keep(flink_latency(engine, rate=500, seconds=4))
     return results
 
 
@@ -444,8 +447,16 @@ def _versions() -> dict[str, str]:
     return found
 
 
+ENDED_CHILDREN = -1  # cpu_ticks' key for the CPU time of this process's ended children
+
+
 def cpu_ticks() -> dict[int, tuple[str, int]]:
-    """CPU time used so far by every process: {pid: (what it is, clock ticks)}, from /proc."""
+    """CPU time used so far by every process: {pid: (what it is, clock ticks)}, from /proc.
+
+    A process that ends between two snapshots leaves no trace in the second, so
+    the CPU time of this process's own children once they have ended (the load
+    generators, scale-out processes) is kept under `ENDED_CHILDREN`.
+    """
     run_dir = get_settings().run_dir
     services = {pid: name for name in stack.process.tracked_names(run_dir)
                 if (pid := stack.process.running_pid(name, run_dir))}
@@ -456,8 +467,10 @@ def cpu_ticks() -> dict[int, tuple[str, int]]:
             fields = text[text.rindex(")") + 2:].split()
             pid = int(stat.parent.name)
             what = services.get(pid) or _what(pid, text[text.index("(") + 1:text.rindex(")")])
-            ticks[pid] = (what,
-                          int(fields[11]) + int(fields[12]))
+            ticks[pid] = (what, int(fields[11]) + int(fields[12]))
+            if pid == os.getpid():
+                ticks[ENDED_CHILDREN] = ("processes it started, since ended (e.g. load "
+                                         "generators)", int(fields[13]) + int(fields[14]))
     return ticks
 
 
@@ -476,10 +489,14 @@ def _what(pid: int, name: str) -> str:
 
 
 def busiest(before: dict[int, tuple[str, int]], after: dict[int, tuple[str, int]], *,
-            top: int = 6) -> list[tuple[str, int, float]]:
-    """What ran between two `cpu_ticks()` snapshots: [(what, pid, CPU seconds)], most first."""
+            top: int = 6) -> list[tuple[str, int | None, float]]:
+    """What ran between two `cpu_ticks()` snapshots: [(what, pid, CPU seconds)], most first.
+
+    The pid of this process's ended children is None.
+    """
     per_tick = os.sysconf("SC_CLK_TCK")
-    used = [(what, pid, round((ticks - before.get(pid, (what, 0))[1]) / per_tick, 2))
+    used = [(what, None if pid == ENDED_CHILDREN else pid,
+             round((ticks - before.get(pid, (what, 0))[1]) / per_tick, 2))
             for pid, (what, ticks) in after.items()]
     return sorted((row for row in used if row[2] > 0), key=lambda row: -row[2])[:top]
 

@@ -3,9 +3,10 @@
 A benchmark on two shared cores moves from run to run, so one number decides
 nothing. Each verdict here looks at every repetition, not only the median: a
 claim is *confirmed* only if every repetition meets it, *refuted* only if none
-does, and otherwise it *depends*; an ordering (A faster than B) holds only if
-the two sets of repetitions are apart by more than `MARGIN`. Near a threshold
-the honest word is "depends", and the spread printed beside it says why.
+does, and otherwise it *depends* (a claim of "~X" is met from `APPROXIMATE`
+below X); an ordering (A faster than B) holds only if the two sets of
+repetitions are apart by more than `MARGIN`. Near a threshold the honest word
+is "depends", and the spread printed beside it says why.
 
 Pure functions of numbers: the notebooks print them, the tests feed them numbers.
 """
@@ -16,12 +17,14 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["MARGIN", "Verdict", "against_claim", "ordering"]
+__all__ = ["APPROXIMATE", "MARGIN", "Verdict", "against_claim", "ordering"]
 
-# How far apart two sets of repetitions must be to call one faster. Repetitions of
-# one configuration on this machine typically differ by several percent; a ratio
-# inside this margin is within what a repetition alone can change.
-MARGIN = 0.10
+# How far apart two sets of repetitions must be to call one faster. Three runs of one
+# configuration on the lab's 2-core machine differ by 10-40 % (notebook 05 prints its
+# own); a difference inside this margin is what repeating a run can change on its own.
+MARGIN = 0.25
+# A claim of "~10K events/s" is met by 9K: "about" allows this much below the figure.
+APPROXIMATE = 0.10
 
 
 @dataclass(frozen=True)
@@ -39,11 +42,14 @@ class Verdict:
 
     def spread(self) -> str:
         """The repetitions' median and, in brackets, their lowest and highest."""
+        if len(self.values) == 1:
+            return f"{_fmt(self.median)}{self.unit}"
         low, high = min(self.values), max(self.values)
         return f"{_fmt(self.median)}{self.unit} ({_fmt(low)} to {_fmt(high)})"
 
     def __str__(self) -> str:
-        return f"{self.subject}: {self.word} — measured {self.spread()}, {len(self.values)} runs"
+        runs = f"{len(self.values)} run" + ("s" if len(self.values) > 1 else "")
+        return f"{self.subject}: {self.word} — measured {self.spread()}, {runs}"
 
 
 def _fmt(value: float) -> str:
@@ -53,14 +59,18 @@ def _fmt(value: float) -> str:
 
 
 def against_claim(subject: str, values: Sequence[float], claim: float, *,
-                  lower_is_better: bool = False, unit: str = "") -> Verdict:
+                  lower_is_better: bool = False, approximate: bool = False,
+                  unit: str = "") -> Verdict:
     """Confirmed if every repetition meets `claim`, refuted if none does, else depends.
 
     Throughput claims are met from above (`values >= claim`), latency claims
-    from below (`lower_is_better`: `values < claim`).
+    from below (`lower_is_better`: `values < claim`). An `approximate` claim
+    ("~10K events/s") is met from `APPROXIMATE` short of it.
     """
     if not values:
         raise ValueError("a verdict needs at least one measurement")
+    if approximate:
+        claim = claim * (1 + APPROXIMATE) if lower_is_better else claim * (1 - APPROXIMATE)
     meets = [value < claim if lower_is_better else value >= claim for value in values]
     word = "confirmed" if all(meets) else "refuted" if not any(meets) else "depends"
     return Verdict(word, subject, tuple(values), unit)

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 
 import pytest
 
@@ -88,3 +89,13 @@ def test_end_to_end_latency_matches_inputs_to_their_first_feature_record_by_txn_
     appended = [("a", 1_250), ("b", 1_040), ("a", 1_900)]  # "a" written twice (a replay)
     assert bench.end_to_end_ms(sent, appended) == [250.0, 30.0]
     assert bench.end_to_end_ms([], appended) == []
+
+
+def test_busiest_ranks_cpu_time_between_snapshots_ended_children_included():
+    tick = os.sysconf("SC_CLK_TCK")
+    before = {10: ("kafka", 5 * tick), 11: ("redis", tick), bench.ENDED_CHILDREN: ("ended", 0)}
+    after = {10: ("kafka", 7 * tick), 11: ("redis", tick), 12: ("new", tick // 2),
+             bench.ENDED_CHILDREN: ("ended", 3 * tick)}
+    assert bench.busiest(before, after) == [("ended", None, 3.0), ("kafka", 10, 2.0),
+                                            ("new", 12, 0.5)]  # redis used nothing: left out
+    assert bench.busiest(before, after, top=1) == [("ended", None, 3.0)]

@@ -14,6 +14,13 @@ def test_a_throughput_claim_needs_every_repetition_on_one_side(values, word):
     assert against_claim("10K/s", values, 10_000).word == word
 
 
+def test_an_approximate_claim_allows_a_little_below_it():
+    assert against_claim("~10K/s", [9_100, 9_500, 12_000], 10_000, approximate=True).word == \
+        "confirmed"
+    assert against_claim("~10K/s", [8_900, 9_500, 12_000], 10_000, approximate=True).word == \
+        "depends"
+
+
 def test_a_latency_claim_is_met_from_below():
     assert against_claim("p99 < 10 ms", [4.0, 9.9, 6.0], 10, lower_is_better=True).word == \
         "confirmed"
@@ -22,16 +29,19 @@ def test_a_latency_claim_is_met_from_below():
 
 
 def test_an_ordering_needs_the_runs_apart_by_more_than_the_margin():
-    assert ordering("two vs one", [15, 16, 17], [10, 11, 12]).word == "faster"
-    assert ordering("two vs one", [8, 9, 8.5], [10, 11, 12]).word == "slower"
-    # 12.5 vs 12: within the 10 % margin of the fastest baseline run
-    assert ordering("two vs one", [12.5, 16, 17], [10, 11, 12]).word == "about the same"
+    assert ordering("two vs one", [15.1, 16, 17], [10, 11, 12]).word == "faster"
+    assert ordering("two vs one", [7, 7.5, 7.9], [10, 11, 12]).word == "slower"
+    # 14.9 vs 12: within the 25 % margin of the fastest baseline run
+    assert ordering("two vs one", [14.9, 16, 17], [10, 11, 12]).word == "about the same"
+    assert ordering("two vs one", [8.1, 7.5, 7.9], [10, 11, 12]).word == "about the same"
 
 
 def test_a_verdict_prints_its_word_median_and_spread():
-    verdict = ordering("two vs one", [15, 16, 18], [10, 10, 12])
-    assert verdict.values == (1.5, 1.6, 1.5)
-    assert str(verdict) == "two vs one: faster — measured 1.5x (1.5 to 1.6), 3 runs"
+    verdict = ordering("two vs one", [16, 16, 18], [10, 10, 12])
+    assert verdict.values == (1.6, 1.6, 1.5)
+    assert str(verdict) == "two vs one: faster — measured 1.6x (1.5 to 1.6), 3 runs"
+    assert str(against_claim("p50 < 10 ms", [4.0], 10, lower_is_better=True, unit=" ms")) == \
+        "p50 < 10 ms: confirmed — measured 4 ms, 1 run"
 
 
 def test_nothing_measured_is_no_verdict():
@@ -45,5 +55,7 @@ def test_a_latency_ordering_is_better_lower():
     assert ordering("pinned p99", [5, 6, 7], [10, 12, 11], lower_is_better=True).word == "faster"
     assert ordering("pinned p99", [20, 30, 25], [10, 12, 11],
                     lower_is_better=True).word == "slower"
+    assert ordering("pinned p99", [7.6, 6, 7], [10, 12, 11],
+                    lower_is_better=True).word == "about the same"
     assert ordering("pinned p99", [9, 11, 12], [10, 12, 11],
                     lower_is_better=True).word == "about the same"
