@@ -68,9 +68,9 @@ def test_the_report_is_the_saved_suite_as_a_markdown_table(tmp_path):
                for line in lines)
     assert not any("flink-sql" in line for line in lines)  # not measured: no row
     header = lines[0]
-    assert "`.lab/bench/20261130T030000Z/`" in header and "2026-11-30 03:00:00 UTC" in header
+    assert "run saved as `20261130T030000Z`" in header and "2026-11-30 03:00:00 UTC" in header
     assert "before, 1.25 after" in header and "Kafka 4.1.1" in header
-    assert "at a steady 5,000 events/s for 6 s" in text and "p99 40.0 ms" in text
+    assert "at a steady 5,000 events/s for 6 s (warm-up left out" in text and "p99 40.0 ms" in text
     assert "pinned to separate cores" in text
 
 
@@ -89,6 +89,7 @@ def test_end_to_end_latency_matches_inputs_to_their_first_feature_record_by_txn_
     appended = [("a", 1_250), ("b", 1_040), ("a", 1_900)]  # "a" written twice (a replay)
     assert bench.end_to_end_ms(sent, appended) == [250.0, 30.0]
     assert bench.end_to_end_ms([], appended) == []
+    assert bench.end_to_end_ms(sent, appended, sent_after_ms=1_005) == [30.0]  # warm-up left out
 
 
 def test_busiest_ranks_cpu_time_between_snapshots_ended_children_included():
