@@ -241,10 +241,12 @@ def bench(
         print(benchmarks.report(Path(report_from) if report_from else None))
     elif suite:
         _refuse("--suite (it runs every engine at its own sizes)", measuring_flags)
-        before = benchmarks.conditions()
+        from . import conditions
+
+        before = conditions.snapshot()
         results = benchmarks.suite(progress=progress, show=show)
         folder = benchmarks.save(results, measured_under={
-            "before": before, "after": benchmarks.conditions()})
+            "before": before, "after": conditions.snapshot()})
         console.print(f"saved to {folder}; `labkit bench --report` prints its table",
                       style="bold")
     elif rate is not None:

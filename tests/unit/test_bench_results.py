@@ -2,7 +2,6 @@
 
 import csv
 import json
-import os
 
 import pytest
 
@@ -91,12 +90,3 @@ def test_end_to_end_latency_matches_inputs_to_their_first_feature_record_by_txn_
     assert bench.end_to_end_ms([], appended) == []
     assert bench.end_to_end_ms(sent, appended, sent_after_ms=1_005) == [30.0]  # warm-up left out
 
-
-def test_busiest_ranks_cpu_time_between_snapshots_ended_children_included():
-    tick = os.sysconf("SC_CLK_TCK")
-    before = {10: ("kafka", 5 * tick), 11: ("redis", tick), bench.ENDED_CHILDREN: ("ended", 0)}
-    after = {10: ("kafka", 7 * tick), 11: ("redis", tick), 12: ("new", tick // 2),
-             bench.ENDED_CHILDREN: ("ended", 3 * tick)}
-    assert bench.busiest(before, after) == [("ended", None, 3.0), ("kafka", 10, 2.0),
-                                            ("new", 12, 0.5)]  # redis used nothing: left out
-    assert bench.busiest(before, after, top=1) == [("ended", None, 3.0)]
