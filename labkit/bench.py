@@ -487,7 +487,7 @@ def _latency_lines(rows: list[dict]) -> list[str]:
             f"{point} {ms:.1f} ms" for point, ms in points.items())
             for kind, points in row["latency_ms"].items())
         pinned = ", engine and load generator pinned to separate cores" if row["pinned"] else ""
-        lines.append(f"Latency of `{row['engine']}` at a steady {row['rate']:,.0f} events/s "
+        lines.append(f"- Latency of `{row['engine']}` at a steady {row['rate']:,.0f} events/s "
                      f"for {row['events'] / row['rate']:.0f} s (warm-up left out"
                      f"{pinned}): {parts}.")
     return lines
