@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
-from . import engines, generate, serde, topics
+from . import conditions, engines, generate, serde, topics
 from .engines import flink_sql, simple
 from .errors import LabError
 from .instruments import Latencies, Stopwatch, percentiles
@@ -69,6 +69,7 @@ class Result:
     stages_s: dict[str, float] = field(default_factory=dict)
     latency_ms: dict[str, dict[str, float]] = field(default_factory=dict)
     pinned: bool = False  # latency runs: engine and load generator on separate cores
+    alongside: dict[str, float] = field(default_factory=dict)  # latency runs: CPU s per process
     started_at: float = 0.0  # epoch seconds when the message loop began (scale-out sums)
     finished_at: float = 0.0
     latencies: Latencies | None = field(default=None, repr=False)
@@ -239,7 +240,8 @@ def latency(*, rate: float = 5_000, seconds: float = 6, partitions: int = 2,
     sends `rate * seconds` events. The first second is warm-up (connections,
     first fetches) and is left out of the percentiles. With `pin`, the engine
     runs on one core and the generator on another, so the two never queue for
-    the same core (Kafka and Redis still run on either).
+    the same core (Kafka and Redis still run on either). `alongside` says which
+    processes used the CPU meanwhile, and how many seconds of it.
     """
     engine_cores, generator_cores = _cores_apart() if pin else (None, None)
     events = int(rate * seconds)
@@ -248,6 +250,7 @@ def latency(*, rate: float = 5_000, seconds: float = 6, partitions: int = 2,
     if generator_cores:  # before its interpreter has started any Kafka thread
         os.sched_setaffinity(producer.pid, generator_cores)
     latencies, stopwatch = Latencies(), Stopwatch()
+    cpu_before = conditions.cpu_ticks()
     started_at, began = time.time(), time.perf_counter()
     try:
         with _pinned(engine_cores):
@@ -262,6 +265,8 @@ def latency(*, rate: float = 5_000, seconds: float = 6, partitions: int = 2,
                                partitions=partitions, rate=rate, latencies=steady, pinned=pin)
     result.latency_ms = {"processing": percentiles(steady.processing_ms),
                          "end_to_end": percentiles(steady.end_to_end_ms)}
+    result.alongside = {what: seconds for what, _pid, seconds in
+                        conditions.busiest(cpu_before, conditions.cpu_ticks(), top=4)}
     return result
 
 
@@ -487,7 +492,10 @@ def _latency_lines(rows: list[dict]) -> list[str]:
             f"{point} {ms:.1f} ms" for point, ms in points.items())
             for kind, points in row["latency_ms"].items())
         pinned = ", engine and load generator pinned to separate cores" if row["pinned"] else ""
+        alongside = ", ".join(f"{what} {seconds:.1f} s"
+                              for what, seconds in row.get("alongside", {}).items())
         lines.append(f"- Latency of `{row['engine']}` at a steady {row['rate']:,.0f} events/s "
                      f"for {row['events'] / row['rate']:.0f} s (warm-up left out"
-                     f"{pinned}): {parts}.")
+                     f"{pinned}): {parts}."
+                     + (f" CPU time meanwhile: {alongside}." if alongside else ""))
     return lines

@@ -47,7 +47,8 @@ def _saved_suite(folder, *, with_conditions=True):
                bench.Result("flink", 10_000, wall_s=10.0, parallelism=2),
                bench.Result("ceiling", 1_000_000, wall_s=20.0, loop_s=12.5),
                bench.Result("simple", 30_000, wall_s=7.0, loop_s=6.0, rate=5_000.0,
-                            latency_ms={"processing": {"p50": 2.5, "p99": 40.0}}, pinned=True)]
+                            latency_ms={"processing": {"p50": 2.5, "p99": 40.0}}, pinned=True,
+                            alongside={"kafka": 3.25, "redis": 0.5})]
     conditions = {"before": {"utc": "2026-11-30 03:00:00", "cores": 2, "cpu": "AMD EPYC",
                              "memory_gib": 23.5, "load": {"1min": 0.5},
                              "services": {"kafka": {"version": "4.1.1"}},
@@ -71,6 +72,7 @@ def test_the_report_is_the_saved_suite_as_a_markdown_table(tmp_path):
     assert "before, 1.25 after" in header and "Kafka 4.1.1" in header
     assert "at a steady 5,000 events/s for 6 s (warm-up left out" in text and "p99 40.0 ms" in text
     assert "pinned to separate cores" in text
+    assert "CPU time meanwhile: kafka 3.2 s, redis 0.5 s." in text
 
 
 def test_a_report_without_conditions_says_so(tmp_path):
