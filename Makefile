@@ -8,10 +8,14 @@ LABKIT := $(BIN)/labkit
 # Jupyter refuses to run as root unless told; containers and CI machines often are root.
 AS_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test notebooks bench check setup system venv jvm up down status reset lint
+.PHONY: lab test notebooks bench check setup system venv jvm up doctor down status reset lint
 
-lab: setup  ## start the stack and open JupyterLab on notebooks/ (the stack stays up: `make down`)
-	$(LABKIT) stack up
+# PROFILE=core leaves out the standalone Flink cluster (less memory; notebook 06 needs it).
+PROFILE ?= flink
+
+lab: setup  ## check the machine, start the stack and open JupyterLab (the stack stays up: `make down`)
+	$(LABKIT) doctor --profile $(PROFILE)
+	$(LABKIT) stack up --profile $(PROFILE)
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=notebooks $(AS_ROOT)
 
 test: setup lint  ## unit + integration + notebook tests; starts (and then stops) the stack as needed
@@ -61,7 +65,9 @@ jvm: venv  ## Kafka, Apicurio and the Flink Kafka connector from Maven Central (
 	$(LABKIT) stack fetch
 
 up: setup
-	$(LABKIT) stack up
+	$(LABKIT) stack up --profile $(PROFILE)
+doctor: venv  ## can the stack start here? every problem with its fix
+	$(LABKIT) doctor --profile $(PROFILE)
 down:
 	$(LABKIT) stack down
 status:

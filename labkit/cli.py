@@ -55,15 +55,51 @@ def lab_errors(command: F) -> F:
     return wrapped  # type: ignore[return-value]
 
 
+PROFILE_HELP = ("core: Kafka, the registry, Redis (Flink jobs on a mini-cluster each); "
+                "flink: the same plus a standalone Flink cluster (notebook 06 needs it).")
+
+
 @stack_app.command()
 @lab_errors
 def up(flink_cluster: bool = typer.Option(
-        False, "--flink-cluster",
-        help="Also start a standalone Flink JobManager + TaskManager (REST/UI on LAB_FLINK).")
+        False, "--flink-cluster", help="The same as --profile flink."),
+       profile: str = typer.Option("core", "--profile", help=PROFILE_HELP),
        ) -> None:
     """Start every service that is not already running, and wait until all are healthy."""
-    stack.up(flink_cluster=flink_cluster, console=console)
+    stack.up(flink_cluster=flink_cluster or _profile(profile) == "flink", console=console)
     console.print(stack.status_table(stack.status()))
+
+
+def _profile(profile: str) -> str:
+    from .stack.doctor import PROFILES
+
+    if profile not in PROFILES:
+        raise LabError(f"There is no profile {profile!r}.",
+                       f"pass --profile {' or --profile '.join(PROFILES)}.")
+    return profile
+
+
+@app.command()
+@lab_errors
+def doctor(profile: str = typer.Option("flink", "--profile", help=PROFILE_HELP)) -> None:
+    """Check that the stack can start here: every problem with its fix; exit 1 if it cannot."""
+    from rich.table import Table
+
+    from .stack import doctor as preflight
+
+    profile = _profile(profile)
+    results = preflight.checks(get_settings(), stack.services(flink_cluster=profile == "flink"),
+                               profile=profile)
+    table = Table(title=f"labkit doctor (profile {profile})")
+    for column in ("check", "status", "detail", "fix"):
+        table.add_column(column, overflow="fold")
+    style = {"ok": "green", "warn": "yellow", "fail": "bold red"}
+    for check in results:
+        table.add_row(check.name, f"[{style[check.status]}]{check.status}[/]", check.detail,
+                      check.fix)
+    console.print(table)
+    if preflight.failed(results):
+        raise typer.Exit(1)
 
 
 @stack_app.command()

@@ -43,6 +43,14 @@ class ServiceStatus:
     health: Health
     pids: list[int]
 
+    def memory(self) -> str:
+        """Resident memory of labkit's processes for this service, now and at its peak."""
+        now = peak = 0
+        for pid in self.pids:
+            now_kib, peak_kib = process.resident_kib(pid)
+            now, peak = now + now_kib, peak + peak_kib
+        return f"{now / 1024:,.0f} MiB ({peak / 1024:,.0f})" if self.pids else "-"
+
     @property
     def owner(self) -> str:
         if self.pids:
@@ -76,12 +84,13 @@ def status(settings: Settings | None = None) -> list[ServiceStatus]:
 def status_table(rows: list[ServiceStatus]) -> Table:
     """A readable table of `status()` rows."""
     table = Table(title="streaming-lab stack")
-    for column in ("service", "version", "endpoint", "health", "run by", "detail"):
+    for column in ("service", "version", "endpoint", "health", "run by", "memory (peak)",
+                   "detail"):
         table.add_column(column)
     for row in rows:
         health = "[green]healthy[/]" if row.health.ok else "[red]down[/]"
         table.add_row(row.title, row.health.version, row.endpoint, health, row.owner,
-                      row.health.detail)
+                      row.memory(), row.health.detail)
     return table
 
 

@@ -99,7 +99,8 @@ class Flink(Service):
         self.cluster = cluster
 
     def ports(self, settings: Settings) -> list[int]:
-        return [settings.host_port("flink")[1], self.rpc_port]
+        """The standalone cluster's REST and RPC ports; a mini-cluster listens on none."""
+        return [settings.host_port("flink")[1], self.rpc_port] if self.cluster else []
 
     def probe(self, settings: Settings) -> Health:
         host, port = settings.host_port("flink")

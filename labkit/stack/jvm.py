@@ -10,7 +10,7 @@ from pathlib import Path
 from ..errors import StackError
 from ..settings import REPO_ROOT, VERSIONS, Settings
 
-__all__ = ["avro_confluent_jar", "connector_jar", "ensure_jvm_parts", "java_bin"]
+__all__ = ["avro_confluent_jar", "connector_jar", "ensure_jvm_parts", "java_bin", "parts_present"]
 
 MIN_JAVA = 17
 
@@ -48,7 +48,7 @@ def avro_confluent_jar(settings: Settings) -> Path:
     return settings.jvm_dir / "flink" / "flink-sql-avro-confluent-registry-2.2.0.jar"
 
 
-def _parts_present(settings: Settings) -> bool:
+def parts_present(settings: Settings) -> bool:
     """True if the jars of exactly the pinned versions are in place."""
     jvm = settings.jvm_dir
     return all(path.exists() for path in (
@@ -60,7 +60,7 @@ def _parts_present(settings: Settings) -> bool:
 
 def ensure_jvm_parts(settings: Settings) -> None:
     """Fetch the Kafka, Apicurio and Flink-connector jars with Maven unless already there."""
-    if _parts_present(settings):
+    if parts_present(settings):
         return
     mvn = shutil.which("mvn")
     if mvn is None:
@@ -75,7 +75,7 @@ def ensure_jvm_parts(settings: Settings) -> None:
     cmd = [mvn, "-q", "-B", "-f", str(REPO_ROOT / "pom.xml"), "package",
            f"-Dlab.jvm.dir={settings.jvm_dir}"]
     done = subprocess.run(cmd, capture_output=True, text=True)
-    if done.returncode != 0 or not _parts_present(settings):
+    if done.returncode != 0 or not parts_present(settings):
         tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-8:])
         raise StackError(
             f"Maven could not fetch the lab's JVM parts (`{' '.join(cmd)}` exited "

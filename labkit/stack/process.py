@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Launch", "age_s", "running_pid", "start", "stop", "tracked_names"]
+__all__ = ["Launch", "age_s", "resident_kib", "running_pid", "start", "stop", "tracked_names"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,17 @@ def age_s(pid: int) -> float | None:
         return None
     since_boot_s = float(Path("/proc/uptime").read_text().split()[0])
     return since_boot_s - int(started) / os.sysconf("SC_CLK_TCK")
+
+
+def resident_kib(pid: int) -> tuple[int, int]:
+    """Resident memory of `pid` in KiB, now and at its peak (VmRSS, VmHWM); 0s if gone."""
+    found = {"VmRSS:": 0, "VmHWM:": 0}
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            name, *value = line.split()
+            if name in found:
+                found[name] = int(value[0])
+    return found["VmRSS:"], found["VmHWM:"]
 
 
 def _pid_file(run_dir: Path, name: str) -> Path:

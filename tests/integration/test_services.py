@@ -29,6 +29,16 @@ def test_stack_reports_every_service_healthy_with_its_version():
     assert versions["redis"].count(".") == 2
 
 
+def test_the_doctor_passes_with_the_stack_it_checks_running():
+    from typer.testing import CliRunner
+
+    from labkit.cli import app
+
+    result = CliRunner().invoke(app, ["doctor", "--profile", "flink"])
+    assert result.exit_code == 0, result.output
+    assert "held by a healthy Kafka" in result.output
+
+
 def test_kafka_round_trips_messages_in_order():
     topic = lk.topics.fresh_topic("it-kafka", partitions=1)
     assert lk.topics.describe(topic) == {"topic": topic, "partitions": 1,

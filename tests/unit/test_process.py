@@ -65,3 +65,13 @@ def test_process_output_goes_to_its_log(tmp_path):
           what="the server's greeting reached its log")
     process.stop("sleeper", run, timeout_s=5)
     assert "hello from the server" in launch.log.read_text()
+
+
+def test_resident_memory_is_read_from_proc_and_zero_for_a_gone_process():
+    import os
+
+    from labkit.stack.process import resident_kib
+
+    now, peak = resident_kib(os.getpid())
+    assert 0 < now <= peak
+    assert resident_kib(2**22 + 1) == (0, 0)  # above any PID Linux hands out
