@@ -85,15 +85,27 @@ class Settings:
     redis: str = "redis://127.0.0.1:6379/0"
     flink: str = "http://127.0.0.1:8082"
     home: Path = field(default=REPO_ROOT / ".lab")
+    # Where a Flink *cluster* dials Kafka and the registry when that is not where this
+    # machine does (a cluster inside compose: kafka:29092). Empty: the same address.
+    kafka_from_flink: str = ""
+    registry_from_flink: str = ""
 
     def __post_init__(self) -> None:
         bad = [(where, getattr(self, service), problem) for service, where in ENDPOINTS.items()
                if (problem := _endpoint_problem(service, getattr(self, service)))]
+        bad += [(Endpoint(f"{where.variable}_FROM_FLINK", where.schemes, where.shape), value,
+                 problem) for service, where in ENDPOINTS.items()
+                if (value := getattr(self, f"{service}_from_flink", ""))
+                and (problem := _endpoint_problem(service, value))]
         if bad:
             raise LabError(
                 "Malformed endpoint setting: " + "; ".join(
                     f"{where.variable}={value!r} ({problem})" for where, value, problem in bad),
                 "; ".join(f"set {where.variable} as {where.shape}" for where, _, _ in bad) + ".")
+
+    def for_flink_cluster(self, service: str) -> str:
+        """The `kafka` or `registry` endpoint as a job on the Flink cluster must dial it."""
+        return getattr(self, f"{service}_from_flink") or getattr(self, service)
 
     @property
     def jvm_dir(self) -> Path:
@@ -118,7 +130,9 @@ class Settings:
 
 
 def get_settings() -> Settings:
-    """Settings from the environment: LAB_KAFKA, LAB_REGISTRY, LAB_REDIS, LAB_FLINK, LAB_HOME."""
+    """Settings from the environment: LAB_KAFKA, LAB_REGISTRY, LAB_REDIS, LAB_FLINK, LAB_HOME,
+    and for a Flink cluster that reaches Kafka and the registry elsewhere (compose),
+    LAB_KAFKA_FROM_FLINK and LAB_REGISTRY_FROM_FLINK."""
     defaults = Settings()
     return Settings(
         kafka=os.environ.get("LAB_KAFKA", defaults.kafka),
@@ -126,4 +140,6 @@ def get_settings() -> Settings:
         redis=os.environ.get("LAB_REDIS", defaults.redis),
         flink=os.environ.get("LAB_FLINK", defaults.flink).rstrip("/"),
         home=Path(os.environ.get("LAB_HOME", defaults.home)),
+        kafka_from_flink=os.environ.get("LAB_KAFKA_FROM_FLINK", ""),
+        registry_from_flink=os.environ.get("LAB_REGISTRY_FROM_FLINK", "").rstrip("/"),
     )

@@ -82,3 +82,40 @@ def test_pyproject_pins_the_same_pyflink():
     # The connector release must be the one built for this Flink minor version.
     flink_minor = re.match(r"\d+\.\d+", VERSIONS["flink"]).group(0)
     assert VERSIONS["flink_kafka_connector"].endswith(f"-{flink_minor}")
+
+
+DOCKERFILE = (REPO_ROOT / "docker" / "flink.Dockerfile").read_text()
+INSTRUCTIONS = [line for line in DOCKERFILE.splitlines()
+                if line.strip() and not line.lstrip().startswith("#")]
+
+
+def test_the_flink_image_names_no_architecture():
+    # amd64-only paths (JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64) break on arm64 hosts.
+    for line in INSTRUCTIONS:
+        assert not re.search(r"amd64|arm64|x86_64|aarch64", line), line
+    assert "ENV JAVA_HOME=/opt/java-home" in INSTRUCTIONS
+    assert any("readlink -f" in line and "/opt/java-home" in line for line in INSTRUCTIONS)
+
+
+def test_the_flink_image_installs_labkit_from_the_project_wheel():
+    # The TaskManager's Python workers import the job's code (labkit) and its pinned
+    # dependencies; PyFlink comes with them, pinned by pyproject.toml, not separately.
+    assert "COPY labkit /src/labkit" in INSTRUCTIONS
+    assert any("pip wheel" in line and "/src" in line for line in INSTRUCTIONS)
+    assert any("pip install" in line and "labkit-*.whl" in line for line in INSTRUCTIONS)
+    assert not any(re.search(r"pip install .*apache-flink", line) for line in INSTRUCTIONS)
+    ignored = (REPO_ROOT / ".dockerignore").read_text().split()
+    assert {".lab", ".venv"} <= set(ignored)  # gigabytes the build must not upload
+
+
+def test_the_taskmanager_dials_the_services_inside_the_compose_network():
+    env = SERVICES["flink-taskmanager"]["environment"]
+    kafka = SERVICES["kafka"]["environment"]
+    internal = dict(listener.split("://") for listener in
+                    kafka["KAFKA_ADVERTISED_LISTENERS"].split(","))["INTERNAL"]
+    assert env["LAB_KAFKA"] == internal == "kafka:29092"
+    registry_port = SERVICES["registry"]["ports"][0].split(":")[-1]
+    assert env["LAB_REGISTRY"] == f"http://registry:{registry_port}/apis/ccompat/v7"
+    assert env["LAB_REDIS"] == "redis://redis:6379/0"
+    for value in env.values():
+        assert "127.0.0.1" not in value and "localhost" not in value

@@ -67,3 +67,26 @@ def test_every_malformed_endpoint_is_reported_at_once(monkeypatch):
 def test_a_bootstrap_list_is_accepted_and_its_first_server_probed():
     settings = Settings(kafka="127.0.0.1:9092, 127.0.0.1:9094")
     assert settings.host_port("kafka") == ("127.0.0.1", 9092)
+
+
+def test_a_flink_cluster_dials_the_same_services_unless_told_otherwise(monkeypatch):
+    from labkit.settings import get_settings
+
+    assert get_settings().for_flink_cluster("kafka") == get_settings().kafka
+    monkeypatch.setenv("LAB_KAFKA_FROM_FLINK", "kafka:29092")
+    monkeypatch.setenv("LAB_REGISTRY_FROM_FLINK", "http://registry:8080/apis/ccompat/v7/")
+    settings = get_settings()
+    assert settings.for_flink_cluster("kafka") == "kafka:29092"
+    assert settings.for_flink_cluster("registry") == "http://registry:8080/apis/ccompat/v7"
+    assert settings.kafka == "127.0.0.1:9092"  # this machine still dials its own address
+
+
+def test_a_malformed_from_flink_address_is_named(monkeypatch):
+    import pytest
+
+    from labkit.errors import LabError
+    from labkit.settings import get_settings
+
+    monkeypatch.setenv("LAB_KAFKA_FROM_FLINK", "kafka:port")
+    with pytest.raises(LabError, match="LAB_KAFKA_FROM_FLINK='kafka:port'"):
+        get_settings()
