@@ -32,9 +32,10 @@ What it cannot express:
   passed it; feature_ts is therefore not written (it would always equal event_ts).
 - Out-of-order events: one ahead of the watermark (the newest event time read,
   minus `WATERMARK_DELAY_S`) is sorted into place and sees only older events
-  (the contract sees everything up to T); one at or behind it cannot enter an
-  OVER window, which would drop it silently. The job routes it to the late
-  topic instead, and its `RunReport` counts it as `dropped`: the run balances.
+  (the contract sees everything up to T); one at or behind it would be dropped
+  by the OVER windows silently, or not, by rules of their own. The job routes
+  every such event to the late topic before the windows, and its `RunReport`
+  counts them as `dropped`: the run balances.
   The contract judges lateness per card instead: it keeps every event newer
   than its card's T - 1 h and dead-letters the older ones as `late`, like
   undecodable messages. SQL has no dead-letter output (a message the format
@@ -104,7 +105,9 @@ def _preceding(width_ms: int) -> str:
 # last time it fired for the row's card, the unbounded one (LAG) a row at or behind its
 # watermark. So every row at or behind the source's watermark goes to the late topic
 # instead (`NOT _ON_TIME`), and the rest are never dropped: each operator downstream
-# receives them ahead of its own watermark, which is never ahead of the source's.
+# receives them ahead of its own watermark, which is never ahead of the source's. That
+# sets aside some rows a RANGE window would still have taken (its card had fired nothing
+# later), for one rule that the input alone decides and `watermarks.late_rows` predicts.
 _ON_TIME = "CURRENT_WATERMARK(ts) IS NULL OR ts > CURRENT_WATERMARK(ts)"
 _HIGH_RISK = ", ".join(f"'{mcc}'" for mcc in HIGH_RISK_MCCS)
 _MICROS = f"CAST({MICROS} AS DOUBLE)"  # micro-units back to amounts (exact, like 1e6)
