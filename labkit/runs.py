@@ -1,9 +1,9 @@
 """A run of an engine over one input topic: its options, its outputs and its reconciliation.
 
 The plumbing every engine shares around the pure per-message core: where a run
-writes (`Outputs`: feature log, dead-letter topic, Redis key prefix), how it is
-asked to run (`RunOptions`, one shape for every engine) and what it reports
-(`RunReport`, counted on the brokers by `reconcile`).
+writes (`Outputs`: feature log, dead-letter topic, the SQL engine's late topic,
+Redis key prefix), how it is asked to run (`RunOptions`, one shape for every
+engine) and what it reports (`RunReport`, counted on the brokers by `reconcile`).
 """
 
 from __future__ import annotations
@@ -27,10 +27,14 @@ class Outputs:
     """Where a run over `input` writes: feature log, dead letters and Redis key prefix.
 
     `tag` keeps two runs over the same input apart (e.g. one per engine).
+    With `late_topic`, the run also writes `late`: one record for each row an
+    engine drops at or behind its watermark (the Flink SQL engine), so those
+    are counted rather than lost without a trace.
     """
 
     input: str
     tag: str = ""
+    late_topic: bool = False
 
     @property
     def features(self) -> str:
@@ -39,6 +43,16 @@ class Outputs:
     @property
     def dlq(self) -> str:
         return f"{self.input}.dlq{self.tag}"
+
+    @property
+    def late(self) -> str:
+        return f"{self.input}.late{self.tag}"
+
+    @property
+    def answers(self) -> tuple[str, ...]:
+        """The topics whose every record answers one input message: features, dead
+        letters and, if the run writes one, the late topic."""
+        return (self.features, self.dlq, *((self.late,) if self.late_topic else ()))
 
     def group(self, engine: str) -> str:
         """The default consumer group of `engine` for this input and tag."""
@@ -57,11 +71,11 @@ class Outputs:
         """
         partitions = int(topics.describe(self.input)["partitions"])
         existing = topics.list_topics()
-        if self.features not in existing:
-            topics.create_topic(self.features, partitions=partitions,
-                                config={"message.timestamp.type": "LogAppendTime"})
-        if self.dlq not in existing:
-            topics.create_topic(self.dlq, partitions=partitions)
+        appended = {"message.timestamp.type": "LogAppendTime"}
+        for topic in self.answers:
+            if topic not in existing:
+                topics.create_topic(topic, partitions=partitions,
+                                    config=appended if topic == self.features else None)
 
 
 # The command-line flag that sets each run option away from its default (for errors).
@@ -84,7 +98,7 @@ class RunOptions:
     partitions: list[int] | None = None  # a share of the input (scale-out)
     from_beginning: bool = True  # where to start without committed offsets
     until_end: bool = True  # stop at the end offsets seen at start
-    max_messages: int | None = None  # followed Flink runs: outputs (features + dead letters)
+    max_messages: int | None = None  # followed Flink runs: outputs (`Outputs.answers`)
     rebuild: bool = True  # rebuild card windows from Kafka on start
     parallelism: int = 1
     cluster: bool = False  # the standalone Flink cluster, not a mini-cluster per job
@@ -110,20 +124,23 @@ class RunOptions:
 class RunReport:
     """Reconciliation of a bounded run, counted from the topics themselves.
 
-    Balanced when every input message is a feature record or a dead letter. An
-    engine that drops messages without a trace (the Flink SQL variant drops
-    events behind its watermark) shows them as `unaccounted`.
+    Balanced when every input message is a feature record, a dead letter or
+    `dropped`: at or behind the watermark, where the Flink SQL engine's OVER
+    windows cannot take it, and counted from the late topic (`Outputs.late`,
+    one record each). Anything else is `unaccounted`: lost without a trace.
     """
 
     engine: str
     input_messages: int
     feature_records: int
     dead_letters: dict[str, int]
+    dropped: int = 0  # at or behind the watermark, counted from the late topic
 
     @property
     def unaccounted(self) -> int:
         """Input messages with no output (negative: outputs written more than once)."""
-        return self.input_messages - self.feature_records - sum(self.dead_letters.values())
+        return (self.input_messages - self.feature_records - sum(self.dead_letters.values())
+                - self.dropped)
 
     @property
     def balanced(self) -> bool:
@@ -138,9 +155,10 @@ class RunReport:
             verdict = f"NOT BALANCED: {self.unaccounted:,} input messages have no output"
         else:
             verdict = f"NOT BALANCED: {-self.unaccounted:,} outputs more than inputs"
+        dropped = f" + dropped behind the watermark {self.dropped:,}" if self.dropped else ""
         return (f"{self.engine}: input {self.input_messages:,} = feature records "
                 f"{self.feature_records:,} + dead letters {sum(self.dead_letters.values()):,}"
-                f" ({reasons or 'none'}) -> {verdict}")
+                f" ({reasons or 'none'}){dropped} -> {verdict}")
 
 
 def read_dead_letters(outputs: Outputs, *, timeout_s: float = 60.0) -> list[DeadLetter]:
@@ -156,7 +174,9 @@ def read_dead_letters(outputs: Outputs, *, timeout_s: float = 60.0) -> list[Dead
 
 
 def reconcile(engine: str, outputs: Outputs) -> RunReport:
-    """Count input, feature records and dead letters (by reason) on the brokers."""
+    """Count input, feature records, dead letters (by reason) and, if the run writes a
+    late topic, the rows dropped behind the watermark, on the brokers."""
     reasons = Counter(letter.reason for letter in read_dead_letters(outputs))
+    dropped = topics.count(outputs.late) if outputs.late_topic else 0
     return RunReport(engine, topics.count(outputs.input), topics.count(outputs.features),
-                     dict(reasons))
+                     dict(reasons), dropped)

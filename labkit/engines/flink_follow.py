@@ -3,9 +3,10 @@
 A bounded job (`scan.bounded.mode = latest-offset`) ends by itself at the end
 offsets seen at start. A followed one (`until_end=False`) would run forever, so
 the engine starts it in the background and hands its JobClient to `follow`,
-which counts the run's outputs on the brokers and cancels the job once they
-hold `max_messages` records (or after a timeout, with a LabError). Both Flink
-engines use it; it imports no PyFlink (the job client comes from the engine).
+which counts the run's outputs (`Outputs.answers`) on the brokers and cancels
+the job once they hold `max_messages` records (or after a timeout, with a
+LabError). Both Flink engines use it; it imports no PyFlink (the job client
+comes from the engine).
 Only on the local mini-cluster: a job on the standalone cluster is submitted
 by `flink run`, which gives this process no job client to cancel.
 """
@@ -47,8 +48,8 @@ def check(options: RunOptions) -> None:
 
 
 def _held(outputs: Outputs) -> int:
-    """Feature records plus dead letters: every input message the run has answered."""
-    return topics.count(outputs.features) + topics.count(outputs.dlq)
+    """Feature records, dead letters and late rows: every input message the run has answered."""
+    return sum(topics.count(topic) for topic in outputs.answers)
 
 
 def _running(job_client: Any) -> bool:
@@ -65,7 +66,7 @@ def follow(job_client: Any, outputs: Outputs, options: RunOptions) -> None:
         if options.started is not None:
             options.started()
         until(lambda: _held(outputs) >= options.max_messages, timeout_s=OUTPUT_TIMEOUT_S,
-              interval_s=0.2, what=f"{outputs.features!r} and {outputs.dlq!r} held "
+              interval_s=0.2, what=f"{' and '.join(map(repr, outputs.answers))} held "
                                    f"{options.max_messages:,} records",
               fix="check that the input gets that many messages, and the job's log.")
     finally:

@@ -4,9 +4,12 @@ Kafka (Confluent-framed Avro, decoded by Flink's `avro-confluent` format against
 the lab's registry) -> four OVER aggregations keyed by card_id -> Kafka as JSON
 (`<input>.features-sql<tag>`: its outputs are `sql_outputs(input, tag)`, apart
 from the Avro feature logs of the other engines; keyed by card_id, one row per
-input event that was not behind the watermark). `run` builds and runs
-the job; `labkit.parity.compare_sql` lines its rows up with the contract's
-feature log. Every constant (window widths, the velocity threshold, the
+input event ahead of the watermark). Each event at or behind the watermark
+becomes a row of `<input>.late-sql<tag>` instead (`LATE_COLUMNS`, read back by
+`dropped_rows`), so the reconciliation counts it as `dropped`. `run` builds and
+runs the job; `labkit.parity.compare_sql` lines its rows up with the contract's
+feature log; `labkit.engines.watermarks.late_rows` predicts the late rows from
+the input alone. Every constant (window widths, the velocity threshold, the
 high-risk codes, the micro-unit scale, the feature names and their types) comes
 from `labkit.features` and `features.v1.avsc`, never typed again here.
 
@@ -27,13 +30,16 @@ What it cannot express:
   its rule "recompute as of T, late arrivals included". An OVER window sorts
   rows by event time and emits each as of its own time, once the watermark has
   passed it; feature_ts is therefore not written (it would always equal event_ts).
-- Out-of-order events: one less than the watermark delay behind its partition
-  is sorted into place and sees only older events (the contract sees everything
-  up to T); one further behind is *dropped* by the OVER operator, silently. The
-  contract instead dead-letters events at or before T - 1 h as `late`, with a
-  reason, like undecodable messages; SQL has no dead-letter output (a message
-  the format cannot decode should fail the job: not tried here).
-  Its `RunReport` shows the drops as `unaccounted` (input minus rows).
+- Out-of-order events: one ahead of the watermark (the newest event time read,
+  minus `WATERMARK_DELAY_S`) is sorted into place and sees only older events
+  (the contract sees everything up to T); one at or behind it would be dropped
+  by the OVER windows silently, or not, by rules of their own. The job routes
+  every such event to the late topic before the windows, and its `RunReport`
+  counts them as `dropped`: the run balances.
+  The contract judges lateness per card instead: it keeps every event newer
+  than its card's T - 1 h and dead-letters the older ones as `late`, like
+  undecodable messages. SQL has no dead-letter output (a message the format
+  cannot decode should fail the job: not tried here).
 - The Redis writes: Flink SQL has no Redis sink (the feature log is all it writes).
 
 So the results match the contract for events that arrived in order (event_ts
@@ -46,11 +52,16 @@ timestamp, and lack the ones it dropped; the contract's hold what arrived so far
 
 The watermark delay is 30 s by default, the generator's default `jitter_ms`:
 events up to that far behind are reordered, not dropped; a longer delay keeps
-more late events but holds every row back as long, in state.
+more late events but holds every row back as long, in state. The source emits
+the watermark on every event, so which events are late depends on the input's
+order alone; with several partitions that order is how the source interleaves
+them, which Kafka's fetches decide.
 """
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from .. import topics
@@ -73,9 +84,11 @@ from .flink_tables import kafka_table, source_end
 if TYPE_CHECKING:  # PyFlink loads only when a job runs
     from pyflink.common import Configuration
 
-__all__ = ["SQL_COLUMNS", "WATERMARK_DELAY_S", "run", "sql_outputs"]
+__all__ = ["LATE_COLUMNS", "SQL_COLUMNS", "WATERMARK_DELAY_S", "dropped_rows", "run",
+           "sql_outputs"]
 
 WATERMARK_DELAY_S = 30
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _preceding(width_ms: int) -> str:
@@ -86,19 +99,31 @@ def _preceding(width_ms: int) -> str:
             "PRECEDING AND CURRENT ROW")
 
 
+# A row the OVER windows can take: ahead of the watermark before it (NULL until every
+# partition has sent a row). Left to themselves, the windows would drop late rows
+# silently, each by its own rule: a bounded RANGE window drops a row at or before the
+# last time it fired for the row's card, the unbounded one (LAG) a row at or behind its
+# watermark. So every row at or behind the source's watermark goes to the late topic
+# instead (`NOT _ON_TIME`), and the rest are never dropped: each operator downstream
+# receives them ahead of its own watermark, which is never ahead of the source's. That
+# sets aside some rows a RANGE window would still have taken (its card had fired nothing
+# later), for one rule that the input alone decides and `watermarks.late_rows` predicts.
+_ON_TIME = "CURRENT_WATERMARK(ts) IS NULL OR ts > CURRENT_WATERMARK(ts)"
 _HIGH_RISK = ", ".join(f"'{mcc}'" for mcc in HIGH_RISK_MCCS)
 _MICROS = f"CAST({MICROS} AS DOUBLE)"  # micro-units back to amounts (exact, like 1e6)
 _MICROS_SQUARED = f"CAST({MICROS ** 2} AS DOUBLE)"
 _5M, _1H = _preceding(WINDOW_5M_MS), _preceding(WINDOW_1H_MS)
-# Each view adds to every row of the one before: the aggregates of one window, then what
-# the features derive from them. Sums are exact DECIMAL micro-units like the contract's
-# integers: a window subtracts what leaves it, and doubles would drift (a card back to
-# one event would get a standard deviation of 1e-6, or NaN, instead of 0).
+# The first view keeps the rows the windows can take; each next one adds to every row of
+# the one before: the aggregates of one window, then what the features derive from them.
+# Sums are exact DECIMAL micro-units like the contract's integers: a window subtracts
+# what leaves it, and doubles would drift (a card back to one event would get a standard
+# deviation of 1e-6, or NaN, instead of 0).
 _VIEWS = {
+    "on_time": f"SELECT * FROM transactions WHERE {_ON_TIME}",
     "by_5m": f"""
         SELECT *, COUNT(*) OVER w AS txn_count_5m, SUM(micros) OVER w AS micros_5m,
                MAX(amount) OVER w AS amount_max_5m
-        FROM transactions WINDOW w AS (PARTITION BY card_id ORDER BY ts {_5M})""",
+        FROM on_time WINDOW w AS (PARTITION BY card_id ORDER BY ts {_5M})""",
     "by_1h": f"""
         SELECT *, COUNT(*) OVER w AS txn_count_1h, SUM(micros) OVER w AS micros_1h,
                SUM(micros * micros) OVER w AS squares_1h,
@@ -159,6 +184,12 @@ def _sql_type(avro_type: object) -> str:
 SQL_COLUMNS = tuple((field["name"], _sql_type(field["type"]))
                     for field in load_schema("features.v1")["fields"]
                     if field["name"] in _FEATURE_SQL)
+# (name, SQL type) of the late topic's rows: the event, and the watermark it was at or
+# behind when it reached the windows. SQL cannot turn a TIMESTAMP_LTZ back into epoch
+# millis (no cast to a number; TIMESTAMPDIFF drops the millis), so the JSON holds it
+# as ISO-8601 text in UTC and `dropped_rows` converts it.
+LATE_COLUMNS = (("txn_id", "STRING"), ("card_id", "STRING"), ("timestamp", "BIGINT"),
+                ("watermark", "TIMESTAMP_LTZ(3)"))
 
 
 def _source_ddl(topic: str, settings: Settings, delay_s: int, until_end: bool) -> str:
@@ -171,20 +202,31 @@ def _source_ddl(topic: str, settings: Settings, delay_s: int, until_end: bool) -
         f"micros AS CAST(ROUND(amount * {MICROS}, 0) AS DECIMAL(38, 0))",
         f"WATERMARK FOR ts AS ts - INTERVAL '{delay_s}' SECOND"], {
         "value.format": "avro-confluent", "value.avro-confluent.url": settings.registry,
-        "scan.startup.mode": "earliest-offset", **source_end(until_end)})
+        "scan.startup.mode": "earliest-offset", **source_end(until_end),
+        # A watermark after every row that raises it, not every 200 ms (the default
+        # `on-periodic`, `pipeline.auto-watermark-interval`): which rows are late then
+        # depends on the order the source reads them in, never on how fast it reads, so
+        # two runs agree and `watermarks.late_rows` predicts them.
+        "scan.watermark.emit.strategy": "on-event"})
 
 
-def _sink_ddl(topic: str) -> str:
+def _json_sink(name: str, topic: str, columns: tuple[tuple[str, str], ...]) -> str:
     # Keyed by card_id like the input, so Kafka's default partitioner keeps each card's
     # rows in the partition its events came from.
-    return kafka_table("features", topic, [f"{name} {kind}" for name, kind in SQL_COLUMNS], {
+    return kafka_table(name, topic, [f"`{column}` {kind}" for column, kind in columns], {
         "key.format": "raw", "key.fields": "card_id", "value.format": "json",
-        "value.fields-include": "ALL"})
+        "value.fields-include": "ALL", "value.json.timestamp-format.standard": "ISO-8601"})
 
 
 def _insert() -> str:
     columns = ",\n           ".join(f"{_FEATURE_SQL[name]} AS {name}" for name, _ in SQL_COLUMNS)
     return f"INSERT INTO features\n    SELECT {columns}\n    FROM with_std"
+
+
+def _late_insert() -> str:
+    return f"""INSERT INTO late
+    SELECT txn_id, card_id, `timestamp`, CURRENT_WATERMARK(ts)
+    FROM transactions WHERE NOT ({_ON_TIME})"""
 
 
 def _create_outputs(outputs: Outputs) -> None:
@@ -221,10 +263,14 @@ def _execute(outputs: Outputs, options: RunOptions) -> None:
     t_env = TableEnvironment.create(environment)
     t_env.get_config().set("pipeline.name", f"labkit features (SQL): {outputs.input}")
     t_env.execute_sql(_source_ddl(outputs.input, settings, WATERMARK_DELAY_S, options.until_end))
-    t_env.execute_sql(_sink_ddl(outputs.features))
+    t_env.execute_sql(_json_sink("features", outputs.features, SQL_COLUMNS))
+    t_env.execute_sql(_json_sink("late", outputs.late, LATE_COLUMNS))
     for name, query in _VIEWS.items():
         t_env.create_temporary_view(name, t_env.sql_query(query))
-    inserted = t_env.execute_sql(_insert())
+    statements = t_env.create_statement_set()  # one job, one source: both inserts read it
+    statements.add_insert_sql(_insert())
+    statements.add_insert_sql(_late_insert())
+    inserted = statements.execute()
     if options.until_end:
         inserted.wait()
     else:
@@ -232,12 +278,26 @@ def _execute(outputs: Outputs, options: RunOptions) -> None:
 
 
 def sql_outputs(topic: str, tag: str = "") -> Outputs:
-    """Where the SQL job over `topic` writes: `<topic>.features-sql<tag>` and so on.
+    """Where the SQL job over `topic` writes: `<topic>.features-sql<tag>`, the rows it
+    dropped behind the watermark in `<topic>.late-sql<tag>`, and so on.
 
     Its rows are JSON, not the contract's Avro records, so they never share a
     topic with another engine's feature log, even with the same tag.
     """
-    return Outputs(topic, f"-sql{tag}")
+    return Outputs(topic, f"-sql{tag}", late_topic=True)
+
+
+def dropped_rows(outputs: Outputs, *, timeout_s: float = 60.0) -> list[dict]:
+    """The late topic's rows (LATE_COLUMNS), `watermark` in epoch ms like `timestamp`,
+    ordered by (partition, offset)."""
+    rows = [json.loads(record.value)
+            for record in topics.read_all(outputs.late, timeout_s=timeout_s)]
+    return [{**row, "watermark": _epoch_ms(row["watermark"])} for row in rows]
+
+
+def _epoch_ms(iso: str) -> int:
+    """ISO-8601 text in UTC ("2026-01-01T00:00:30.5Z") as epoch milliseconds, exactly."""
+    return (datetime.fromisoformat(iso) - _EPOCH) // timedelta(milliseconds=1)
 
 
 def run(topic: str, options: RunOptions) -> RunReport:
@@ -245,8 +305,8 @@ def run(topic: str, options: RunOptions) -> RunReport:
 
     On PyFlink's local mini-cluster, or with `options.cluster` on the standalone
     cluster (`labkit stack up --flink-cluster`, 2 slots). Writes fresh output
-    topics; a tag already used is refused. Events behind the watermark
-    (`WATERMARK_DELAY_S`) are dropped: the report shows them as unaccounted.
+    topics; a tag already used is refused. Events at or behind the watermark
+    (`WATERMARK_DELAY_S`) go to the late topic: the report counts them as dropped.
 
     With `options.until_end` False (mini-cluster only), follow the topic until
     `options.max_messages` rows are written, then cancel the job. A row is written

@@ -57,6 +57,25 @@ def test_outputs_are_named_after_the_input_and_tag():
         "payments.features.flink", "payments.dlq.flink", "features:payments.flink:")
 
 
+def test_only_the_sql_engine_writes_a_late_topic():
+    from labkit.engines.flink_sql import sql_outputs
+
+    sql = sql_outputs("payments", ".a")
+    assert sql.late == "payments.late-sql.a"
+    assert sql.answers == ("payments.features-sql.a", "payments.dlq-sql.a", sql.late)
+    assert Outputs("payments", ".flink").answers == ("payments.features.flink",
+                                                     "payments.dlq.flink")
+
+
 def test_a_report_balances_only_when_every_message_is_accounted_for():
     assert RunReport("simple", 10, 7, {"late": 2, "undecodable": 1}).balanced
     assert not RunReport("simple", 10, 7, {"late": 2}).balanced
+
+
+def test_rows_dropped_behind_the_watermark_are_accounted_for():
+    report = RunReport("flink-sql", 10, 7, {}, dropped=3)
+    assert report.balanced
+    assert str(report) == ("flink-sql: input 10 = feature records 7 + dead letters 0 (none)"
+                           " + dropped behind the watermark 3 -> balanced")
+    assert RunReport("flink-sql", 10, 7, {}, dropped=2).unaccounted == 1
+    assert "dropped" not in str(RunReport("simple", 10, 10, {}))
