@@ -191,21 +191,23 @@ def _keyed_by_card(t_env: StreamTableEnvironment) -> KeyedStream:
 
 
 def build(env: StreamExecutionEnvironment, outputs: Outputs, group: str, *,
-          until_end: bool = True):
+          until_end: bool = True, on_cluster: bool = False):
     """Add the pipeline to `env`; return the statement set that attaches the Kafka sinks.
 
     `until_end`: read to the end offsets seen at start; else follow the input.
+    `on_cluster`: for the standalone cluster (its address of the broker).
     """
     t_env = StreamTableEnvironment.create(env)
-    t_env.execute_sql(kafka_table(
+    table = partial(kafka_table, on_cluster=on_cluster)
+    t_env.execute_sql(table(
         "source", outputs.input,
         ["`k` BYTES", "`v` BYTES", "`topic` STRING METADATA VIRTUAL",
          "`partition` INT METADATA VIRTUAL", "`offset` BIGINT METADATA VIRTUAL"],
         {**RAW_BYTES, "properties.group.id": group, "scan.startup.mode": "earliest-offset",
          **source_end(until_end)}))
-    t_env.execute_sql(kafka_table("features_sink", outputs.features, ["`k` BYTES", "`v` BYTES"],
-                                  RAW_BYTES))
-    t_env.execute_sql(kafka_table(
+    t_env.execute_sql(table("features_sink", outputs.features, ["`k` BYTES", "`v` BYTES"],
+                            RAW_BYTES))
+    t_env.execute_sql(table(
         "dlq_sink", outputs.dlq,
         ["`k` BYTES", "`v` BYTES", "`headers` MAP<STRING, BYTES> METADATA"], RAW_BYTES))
     schema_id = schemas.register(f"{outputs.features}-value", "features.v1")
@@ -237,17 +239,17 @@ def with_job_settings(config: Configuration) -> Configuration:
 
 
 def _prepared(env: StreamExecutionEnvironment, outputs: Outputs, group: str, parallelism: int,
-              until_end: bool) -> StreamExecutionEnvironment:
+              until_end: bool, on_cluster: bool = False) -> StreamExecutionEnvironment:
     env.set_parallelism(parallelism)
     env.enable_checkpointing(CHECKPOINT_INTERVAL_MS)
-    build(env, outputs, group, until_end=until_end).attach_as_datastream()
+    build(env, outputs, group, until_end=until_end, on_cluster=on_cluster).attach_as_datastream()
     return env
 
 
 def execute(env: StreamExecutionEnvironment, outputs: Outputs, group: str,
-            parallelism: int = 1):
+            parallelism: int = 1, *, on_cluster: bool = False):
     """Run the job to the end of the input; return Flink's JobExecutionResult (timings)."""
-    return _prepared(env, outputs, group, parallelism, True).execute(_name(outputs))
+    return _prepared(env, outputs, group, parallelism, True, on_cluster).execute(_name(outputs))
 
 
 def start(env: StreamExecutionEnvironment, outputs: Outputs, group: str, parallelism: int = 1):
@@ -269,7 +271,9 @@ def main() -> None:
     args = parser.parse_args()
     outputs = Outputs(args.topic, args.tag)
     env = StreamExecutionEnvironment.get_execution_environment(with_job_settings(Configuration()))
-    execute(env, outputs, args.group or outputs.group("flink"), args.parallelism)
+    # `flink run` submits to the standalone cluster, whose address of the broker may differ.
+    execute(env, outputs, args.group or outputs.group("flink"), args.parallelism,
+            on_cluster=True)
 
 
 if __name__ == "__main__":

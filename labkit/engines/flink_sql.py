@@ -192,30 +192,34 @@ LATE_COLUMNS = (("txn_id", "STRING"), ("card_id", "STRING"), ("timestamp", "BIGI
                 ("watermark", "TIMESTAMP_LTZ(3)"))
 
 
-def _source_ddl(topic: str, settings: Settings, delay_s: int, until_end: bool) -> str:
+def _source_ddl(topic: str, settings: Settings, delay_s: int, until_end: bool,
+                on_cluster: bool = False) -> str:
     # Only the fields the features need: Avro resolution skips the writer's others
     # (the `currency` enum could not be read into a STRING anyway). `timestamp` read as
     # the long it is (timestamp-millis), so it comes back out as epoch millis.
+    registry = settings.for_flink_cluster("registry") if on_cluster else settings.registry
     return kafka_table("transactions", topic, [
         "txn_id STRING", "card_id STRING", "amount DOUBLE", "mcc STRING", "geo_country STRING",
         "`timestamp` BIGINT", "is_fraud BOOLEAN", "ts AS TO_TIMESTAMP_LTZ(`timestamp`, 3)",
         f"micros AS CAST(ROUND(amount * {MICROS}, 0) AS DECIMAL(38, 0))",
         f"WATERMARK FOR ts AS ts - INTERVAL '{delay_s}' SECOND"], {
-        "value.format": "avro-confluent", "value.avro-confluent.url": settings.registry,
+        "value.format": "avro-confluent", "value.avro-confluent.url": registry,
         "scan.startup.mode": "earliest-offset", **source_end(until_end),
         # A watermark after every row that raises it, not every 200 ms (the default
         # `on-periodic`, `pipeline.auto-watermark-interval`): which rows are late then
         # depends on the order the source reads them in, never on how fast it reads, so
         # two runs agree and `watermarks.late_rows` predicts them.
-        "scan.watermark.emit.strategy": "on-event"})
+        "scan.watermark.emit.strategy": "on-event"}, on_cluster=on_cluster)
 
 
-def _json_sink(name: str, topic: str, columns: tuple[tuple[str, str], ...]) -> str:
+def _json_sink(name: str, topic: str, columns: tuple[tuple[str, str], ...],
+               on_cluster: bool = False) -> str:
     # Keyed by card_id like the input, so Kafka's default partitioner keeps each card's
     # rows in the partition its events came from.
     return kafka_table(name, topic, [f"`{column}` {kind}" for column, kind in columns], {
         "key.format": "raw", "key.fields": "card_id", "value.format": "json",
-        "value.fields-include": "ALL", "value.json.timestamp-format.standard": "ISO-8601"})
+        "value.fields-include": "ALL", "value.json.timestamp-format.standard": "ISO-8601"},
+        on_cluster=on_cluster)
 
 
 def _insert() -> str:
@@ -262,9 +266,10 @@ def _execute(outputs: Outputs, options: RunOptions) -> None:
                    .with_configuration(_configuration(settings, options)).build())
     t_env = TableEnvironment.create(environment)
     t_env.get_config().set("pipeline.name", f"labkit features (SQL): {outputs.input}")
-    t_env.execute_sql(_source_ddl(outputs.input, settings, WATERMARK_DELAY_S, options.until_end))
-    t_env.execute_sql(_json_sink("features", outputs.features, SQL_COLUMNS))
-    t_env.execute_sql(_json_sink("late", outputs.late, LATE_COLUMNS))
+    t_env.execute_sql(_source_ddl(outputs.input, settings, WATERMARK_DELAY_S, options.until_end,
+                                  options.cluster))
+    t_env.execute_sql(_json_sink("features", outputs.features, SQL_COLUMNS, options.cluster))
+    t_env.execute_sql(_json_sink("late", outputs.late, LATE_COLUMNS, options.cluster))
     for name, query in _VIEWS.items():
         t_env.create_temporary_view(name, t_env.sql_query(query))
     statements = t_env.create_statement_set()  # one job, one source: both inserts read it

@@ -12,11 +12,18 @@ from ..settings import get_settings
 __all__ = ["kafka_table", "source_end"]
 
 
-def kafka_table(name: str, topic: str, columns: list[str], options: dict[str, str]) -> str:
-    """`CREATE TABLE name (columns) WITH ('connector' = 'kafka', 'topic' = topic, options...)`."""
-    settings = {"connector": "kafka", "topic": topic,
-                "properties.bootstrap.servers": get_settings().kafka, **options}
-    with_clause = ",\n  ".join(f"'{key}' = '{value}'" for key, value in settings.items())
+def kafka_table(name: str, topic: str, columns: list[str], options: dict[str, str], *,
+                on_cluster: bool = False) -> str:
+    """`CREATE TABLE name (columns) WITH ('connector' = 'kafka', 'topic' = topic, options...)`.
+
+    `on_cluster`: the job runs on the standalone cluster, which may reach the broker
+    at another address than this machine does (LAB_KAFKA_FROM_FLINK, for compose).
+    """
+    settings = get_settings()
+    broker = settings.for_flink_cluster("kafka") if on_cluster else settings.kafka
+    every = {"connector": "kafka", "topic": topic, "properties.bootstrap.servers": broker,
+             **options}
+    with_clause = ",\n  ".join(f"'{key}' = '{value}'" for key, value in every.items())
     return f"CREATE TABLE `{name}` (\n  {', '.join(columns)}\n) WITH (\n  {with_clause})"
 
 

@@ -119,3 +119,22 @@ def test_the_taskmanager_dials_the_services_inside_the_compose_network():
     assert env["LAB_REDIS"] == "redis://redis:6379/0"
     for value in env.values():
         assert "127.0.0.1" not in value and "localhost" not in value
+
+
+def test_jobs_for_the_cluster_name_the_broker_and_registry_as_the_cluster_reaches_them(
+        monkeypatch):
+    from labkit.engines.flink_sql import _source_ddl
+    from labkit.engines.flink_tables import kafka_table
+    from labkit.settings import get_settings
+
+    env = SERVICES["flink-taskmanager"]["environment"]
+    monkeypatch.setenv("LAB_KAFKA_FROM_FLINK", env["LAB_KAFKA"])
+    monkeypatch.setenv("LAB_REGISTRY_FROM_FLINK", env["LAB_REGISTRY"])
+    settings = get_settings()
+    on_cluster = kafka_table("t", "payments", ["`v` BYTES"], {}, on_cluster=True)
+    assert "'properties.bootstrap.servers' = 'kafka:29092'" in on_cluster
+    local = kafka_table("t", "payments", ["`v` BYTES"], {})  # a mini-cluster job, on this host
+    assert f"'properties.bootstrap.servers' = '{settings.kafka}'" in local
+    sql = _source_ddl("payments", settings, 30, True, on_cluster=True)
+    assert f"'value.avro-confluent.url' = '{env['LAB_REGISTRY']}'" in sql
+    assert "'properties.bootstrap.servers' = 'kafka:29092'" in sql
