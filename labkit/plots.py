@@ -331,6 +331,35 @@ def differing_features(counts: dict[str, int], *, total: int, title: str = "") -
     return fig
 
 
+def where_inputs_went(outcomes: dict[str, dict[str, int]], *, total: int,
+                      title: str = "") -> Figure:
+    """Each engine's input messages, split by what became of them (one stacked bar each).
+
+    `outcomes` maps an engine to {outcome: messages}, e.g. feature records, dead
+    letters, dropped behind the watermark; a bar that falls short of `total`
+    shows messages nobody accounted for.
+    """
+    engines = list(outcomes)[::-1]  # the first engine on top
+    kinds = list(dict.fromkeys(kind for counts in outcomes.values() for kind in counts))
+    colours = dict(zip(kinds, ["#4c9f70", "#edae49", "#d1495b", "#8172b3"], strict=False))
+    fig = Figure(figsize=(11, 0.6 * len(engines) + 1.4))
+    ax = fig.add_subplot()
+    left = [0] * len(engines)
+    for kind in kinds:
+        counts = [outcomes[engine].get(kind, 0) for engine in engines]
+        bars = ax.barh(engines, counts, left=left, label=kind, color=colours.get(kind))
+        ax.bar_label(bars, labels=[f"{count:,}" if count else "" for count in counts],
+                     label_type="center", fontsize=9)
+        left = [start + count for start, count in zip(left, counts, strict=True)]
+    ax.axvline(total, color="black", linestyle=":", linewidth=1)
+    ax.set_xlim(0, total * 1.05)
+    ax.set_xlabel(f"input messages (of {total:,})")
+    ax.legend(loc="lower left", bbox_to_anchor=(0, 1.02), ncol=len(kinds), frameon=False)
+    ax.set_title(title or "Where every input message went", loc="left", pad=28)
+    fig.tight_layout()
+    return fig
+
+
 def card_runs(logs: dict[str, list[dict]], card: str, *,
               features: tuple[str, ...] = ("txn_count_1h", "amount_sum_1h")) -> Figure:
     """One card's features in several runs' feature logs, record after record.

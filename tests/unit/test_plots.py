@@ -26,3 +26,13 @@ def test_throughput_draws_one_bar_per_configuration_at_the_median_of_its_runs():
     fig = plots.throughput(runs, {"simple": 10_000})
     bars = fig.axes[0].containers[0]
     assert [bar.get_width() for bar in bars] == [12_000.0, 1_000.0]
+
+
+def test_where_inputs_went_stacks_each_engines_outcomes():
+    fig = plots.where_inputs_went({"flink-sql": {"feature records": 1_800, "dropped": 200},
+                                   "simple": {"feature records": 2_000}}, total=2_000)
+    (ax,) = fig.axes
+    widths = [[bar.get_width() for bar in container] for container in ax.containers]
+    assert widths == [[2_000, 1_800], [0, 200]]  # rows bottom-up: simple, then flink-sql
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == ["feature records",
+                                                                         "dropped"]
