@@ -14,7 +14,8 @@ from its own layer or the ones below (tests/unit/test_layering.py checks):
     runs        runs                              a run's options, outputs, reconciliation
     engines     engines.*                         simple, flink, flink-sql, one interface
     parity      parity                            do two runs agree?
-    tools       bench, faults, plots, check       measuring, breaking, drawing, grading
+    tools       bench, faults, plots, check,      measuring, breaking, drawing, grading,
+                event_time                        Flink's event time, shown
     cli         cli                               the `labkit` command
 
 Notebooks use it as `import labkit as lk` and call `lk.<module>.<function>`.
@@ -28,9 +29,10 @@ from types import ModuleType
 
 from .errors import LabError
 
-MODULES = ("bench", "check", "clients", "compat", "encodings", "engines", "errors", "faults",
-           "features", "generate", "instruments", "parity", "plots", "polling", "processing",
-           "runs", "schemas", "serde", "settings", "sinks", "stack", "topics", "verdicts")
+MODULES = ("bench", "check", "clients", "compat", "encodings", "engines", "errors", "event_time",
+           "faults", "features", "generate", "instruments", "parity", "plots", "polling",
+           "processing", "runs", "schemas", "serde", "settings", "sinks", "stack", "topics",
+           "verdicts")
 
 __all__ = ["LabError", *MODULES]
 
