@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from .. import topics
+from .. import serde, topics
 from ..errors import LabError
 from ..settings import get_settings
 from ..stack.flink_jobs import ENDED, pyflink_job
@@ -39,7 +39,7 @@ from ..stack.jvm import connector_jar
 
 __all__ = ["DROPPED", "LATE_KEPT", "MIN_WATERMARK", "ON_TIME", "EventTimeRun", "Fired", "Job",
            "Late", "Options", "Seen", "expected_windows", "fate", "following", "no_watermark",
-           "output_topic", "read", "run", "watermark_after", "window_start"]
+           "output_topic", "produce", "read", "run", "watermark_after", "window_start"]
 
 MIN_WATERMARK = -(2**63)  # Long.MIN_VALUE: Flink's watermark before the first one arrives
 # Flink's default `pipeline.auto-watermark-interval`: how often a generator emits.
@@ -183,6 +183,13 @@ def read(output: str, options: Options) -> EventTimeRun:
     return EventTimeRun(options, [Seen(**line) for line in by_kind["seen"]],
                         [Fired(**line) for line in by_kind["window"]],
                         [Late(**line) for line in by_kind["late"]])
+
+
+def produce(topic: str, transactions: Iterable[dict]) -> int:
+    """Produce `transactions` with the timestamps they carry (late ones, say) to `topic`, as
+    `generate.produce` does: Confluent-framed, keyed by card_id. Return how many."""
+    encode = serde.make_encoder("confluent", topic=topic)
+    return topics.produce(topic, ((txn["card_id"].encode(), encode(txn)) for txn in transactions))
 
 
 def _environment(options: Options) -> Any:
