@@ -37,11 +37,13 @@ from ..settings import get_settings
 from ..stack.flink_jobs import ENDED, pyflink_job
 from ..stack.jvm import connector_jar
 
-__all__ = ["DROPPED", "LATE_KEPT", "MIN_WATERMARK", "ON_TIME", "EventTimeRun", "Fired", "Job",
-           "Late", "Options", "Seen", "expected_windows", "fate", "following", "no_watermark",
-           "output_topic", "produce", "read", "run", "watermark_after", "window_start"]
+__all__ = ["DROPPED", "LATE_KEPT", "MAX_WATERMARK", "MIN_WATERMARK", "ON_TIME", "EventTimeRun",
+           "Fired", "Job", "Late", "Options", "Seen", "expected_windows", "fate", "following",
+           "no_watermark", "output_topic", "produce", "read", "run", "watermark_after",
+           "window_start"]
 
 MIN_WATERMARK = -(2**63)  # Long.MIN_VALUE: Flink's watermark before the first one arrives
+MAX_WATERMARK = 2**63 - 1  # Long.MAX_VALUE: the watermark a source sends at the end of its input
 # Flink's default `pipeline.auto-watermark-interval`: how often a generator emits.
 WATERMARK_INTERVAL_MS = 200
 ON_TIME, LATE_KEPT, DROPPED = "on time", "late, kept", "dropped"

@@ -42,8 +42,10 @@ def test_event_time_draws_every_event_by_its_fate_the_watermark_and_each_firing(
     (ax,) = fig.axes
     points = {dots.get_label(): len(dots.get_offsets()) for dots in ax.collections}
     assert points == {"event, on time (2)": 2, "event, late, kept (1)": 1, "event, dropped (1)": 1}
-    watermark = next(line for line in ax.lines if line.get_label() == "watermark the event met")
-    assert list(watermark.get_ydata()) == [64_999 / 60_000, 64_999 / 60_000, 80_000 / 60_000]
+    watermark = next(line for line in ax.lines
+                     if line.get_label() == "watermark (at events and firings)")
+    assert list(watermark.get_xdata()) == [0.2, 0.25, 0.3, 0.35, 0.8]  # events and firings
+    assert list(watermark.get_ydata()) == [64_999 / 60_000] * 4 + [80_000 / 60_000]
     assert sorted(text.get_text() for text in ax.texts) == ["1", "2"]
 
 
