@@ -65,12 +65,10 @@ class Options:
 
 @dataclass(frozen=True)
 class Seen:
-    """One event as the window operator got it: read by source subtask `subtask` (one per
-    partition), seen at processing time `seen_ms`, behind watermark `watermark_ms`
-    (None: no watermark yet)."""
+    """One event as the window operator got it: seen at processing time `seen_ms`, when
+    the watermark was `watermark_ms` (None: no watermark yet)."""
 
     txn_id: str
-    subtask: int
     event_ms: int
     seen_ms: int
     watermark_ms: int | None
@@ -93,7 +91,6 @@ class Late:
     """An event that came after its window had closed for good: sent to the side output."""
 
     txn_id: str
-    subtask: int
     event_ms: int
 
 

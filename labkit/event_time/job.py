@@ -41,24 +41,25 @@ from .. import serde
 from ..settings import get_settings
 from . import Options, no_watermark
 
-EVENT = Types.ROW_NAMED(["txn_id", "subtask", "event_ms"],
-                        [Types.STRING(), Types.INT(), Types.LONG()])
 TRACE = OutputTag("trace", Types.STRING())
-LATE = OutputTag("late", EVENT)  # the late events themselves, as the window got them
+
+
+def event_type() -> Types:
+    """Row(txn_id, event_ms), made afresh each time: PyFlink pickles the window's late-data
+    tag with its type, and a type already handed to Java no longer pickles."""
+    return Types.ROW_NAMED(["txn_id", "event_ms"], [Types.STRING(), Types.LONG()])
 
 
 class Decode(MapFunction):
-    """Confluent Avro bytes -> Row(txn_id, subtask, event_ms), noting which source subtask
-    (one per partition) read it. A message that does not decode fails the job: the
-    notebook's topics hold valid transactions only."""
+    """Confluent Avro bytes -> Row(txn_id, event_ms). A message that does not decode fails
+    the job: the notebook's topics hold valid transactions only."""
 
     def open(self, runtime_context: RuntimeContext) -> None:
         self.decode = serde.ConfluentDecoder()
-        self.subtask = runtime_context.get_index_of_this_subtask()
 
     def map(self, value: bytes) -> Row:
         txn = self.decode(value)
-        return Row(txn_id=txn["txn_id"], subtask=self.subtask, event_ms=txn["timestamp"])
+        return Row(txn_id=txn["txn_id"], event_ms=txn["timestamp"])
 
 
 class EventTime(TimestampAssigner):
@@ -75,7 +76,7 @@ class Trace(ProcessFunction):
     def process_element(self, value: Row, ctx: ProcessFunction.Context) -> Iterator:
         timers = ctx.timer_service()
         yield TRACE, json.dumps({"kind": "seen", "txn_id": value.txn_id,
-                                 "subtask": value.subtask, "event_ms": value.event_ms,
+                                 "event_ms": value.event_ms,
                                  "seen_ms": timers.current_processing_time(),
                                  "watermark_ms": no_watermark(timers.current_watermark())})
         yield value
@@ -95,8 +96,7 @@ class CountWindow(ProcessWindowFunction):
 
 
 def late_line(event: Row) -> str:
-    return json.dumps({"kind": "late", "txn_id": event.txn_id, "subtask": event.subtask,
-                       "event_ms": event.event_ms})
+    return json.dumps({"kind": "late", "txn_id": event.txn_id, "event_ms": event.event_ms})
 
 
 def watermark_strategy(options: Options) -> WatermarkStrategy:
@@ -136,7 +136,7 @@ def _stamped(env: StreamExecutionEnvironment, topic: str, output: str, options: 
     env.set_parallelism(partitions)
     events = env.from_source(_source(topic, f"{output}-job", bounded),
                              WatermarkStrategy.no_watermarks(), "transactions")
-    return (events.map(Decode(), output_type=EVENT)
+    return (events.map(Decode(), output_type=event_type())
             .assign_timestamps_and_watermarks(watermark_strategy(options)))
 
 
@@ -149,11 +149,12 @@ def build(env: StreamExecutionEnvironment, topic: str, output: str, options: Opt
     # first half is built at one subtask per partition, the rest at 1, where the tracer
     # and the window meet the same watermark (the minimum over the partitions').
     env.set_parallelism(1)
-    traced = stamped.process(Trace(), output_type=EVENT)
+    traced = stamped.process(Trace(), output_type=event_type())
+    late_tag = OutputTag("late", event_type())  # the late events, as the window got them
     windows = (traced.key_by(lambda _event: 0, key_type=Types.INT())
                .window(TumblingEventTimeWindows.of(Time.milliseconds(options.window_ms)))
                .allowed_lateness(options.allowed_lateness_ms)
-               .side_output_late_data(LATE)
+               .side_output_late_data(late_tag)
                .process(CountWindow(), output_type=Types.STRING()))
-    late = windows.get_side_output(LATE).map(late_line, output_type=Types.STRING())
+    late = windows.get_side_output(late_tag).map(late_line, output_type=Types.STRING())
     traced.get_side_output(TRACE).union(windows, late).sink_to(_sink(output))

@@ -57,8 +57,8 @@ def test_no_watermark_is_long_min_value():
 
 def test_a_run_counts_each_window_at_its_last_firing_and_the_fates_of_its_events():
     options = Options(window_ms=MINUTE, delay_ms=5_000, allowed_lateness_ms=10_000)
-    trace = [Seen("a", 0, 1_000, 1, None), Seen("b", 0, 70_000, 2, 64_999),
-             Seen("c", 0, 2_000, 3, 64_999), Seen("d", 0, 3_000, 4, 80_000)]
+    trace = [Seen("a", 1_000, 1, None), Seen("b", 70_000, 2, 64_999),
+             Seen("c", 2_000, 3, 64_999), Seen("d", 3_000, 4, 80_000)]
     windows = [Fired(0, MINUTE, 1, 64_999, 2), Fired(0, MINUTE, 2, 64_999, 3)]
     run = EventTimeRun(options, trace, windows, [])
     assert run.counts() == {0: 2}

@@ -32,10 +32,10 @@ def test_throughput_draws_one_bar_per_configuration_at_the_median_of_its_runs():
 def test_event_time_draws_every_event_by_its_fate_the_watermark_and_each_firing():
     options = Options(window_ms=60_000, delay_ms=5_000, allowed_lateness_ms=10_000)
     start = 1_767_225_600_000
-    trace = [Seen("a", 0, start + 1_000, 100, None),
-             Seen("b", 1, start + 70_000, 300, start + 64_999),
-             Seen("c", 0, start + 2_000, 400, start + 64_999),
-             Seen("d", 0, start + 3_000, 900, start + 80_000)]
+    trace = [Seen("a", start + 1_000, 100, None),
+             Seen("b", start + 70_000, 300, start + 64_999),
+             Seen("c", start + 2_000, 400, start + 64_999),
+             Seen("d", start + 3_000, 900, start + 80_000)]
     windows = [Fired(start, start + 60_000, 1, start + 64_999, 350),
                Fired(start, start + 60_000, 2, start + 64_999, 450)]
     fig = plots.event_time(EventTimeRun(options, trace, windows, []))
@@ -50,7 +50,7 @@ def test_event_time_draws_every_event_by_its_fate_the_watermark_and_each_firing(
 
 
 def test_event_time_says_so_when_no_watermark_ever_came():
-    trace = [Seen("a", 0, 1_000, 100, None), Seen("b", 0, 2_000, 200, None)]
+    trace = [Seen("a", 1_000, 100, None), Seen("b", 2_000, 200, None)]
     fig = plots.event_time(EventTimeRun(Options(window_ms=60_000, delay_ms=5_000), trace, [], []))
     labels = [line.get_label() for line in fig.axes[0].lines]
     assert "no watermark, ever" in labels
