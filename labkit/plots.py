@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import MultipleLocator
 
-from .event_time import DROPPED, LATE_KEPT, MAX_WATERMARK, ON_TIME, EventTimeRun, fate
+from .event_time import DROPPED, LATE_KEPT, ON_TIME, EventTimeRun, fate
 from .generate import START_MS
 
 __all__ = ["card_features", "card_runs", "commit_order", "compat_matrix", "differing_features",
@@ -383,17 +383,12 @@ def commit_order() -> Figure:
 FATE_STYLE = {ON_TIME: ("o", "#4c72b0"), LATE_KEPT: ("s", "#f0a030"), DROPPED: ("X", "#d1495b")}
 
 
-def _watermarks(run: EventTimeRun) -> list[tuple[int, int]]:
-    """(processing time, watermark) wherever the run noted one: at each event and each
-    firing. The end of bounded input (Long.MAX_VALUE) is left out: it is off any chart."""
-    noted = [(s.seen_ms, s.watermark_ms) for s in run.trace]
-    noted += [(fired.fired_ms, fired.watermark_ms) for fired in run.windows]
-    return sorted((at, mark) for at, mark in noted if mark is not None and mark < MAX_WATERMARK)
-
-
 def event_time(run: EventTimeRun, *, title: str = "") -> Figure:
     """Event time against processing time for one run of notebook 08's job: every event
-    (by its fate), the watermark, and each window firing with its count.
+    (by its fate), the watermark it met, and each window firing with its count.
+
+    A firing is drawn at the window's end, at the processing time the window operator
+    fired it: that operator runs downstream of the events' tracer, a little later.
 
     Minutes of event time are counted from the first window's start, seconds of
     processing time from the first event seen.
@@ -401,7 +396,7 @@ def event_time(run: EventTimeRun, *, title: str = "") -> Figure:
     options, trace = run.options, run.trace
     origin_ms = min(s.event_ms for s in trace) // options.window_ms * options.window_ms
     first_ms = min(s.seen_ms for s in trace)
-    fig = Figure(figsize=(11, 4.4))
+    fig = Figure(figsize=(12, 4.4))
     ax = fig.add_subplot()
     fates = [fate(s.event_ms, s.watermark_ms, window_ms=options.window_ms,
                   allowed_lateness_ms=options.allowed_lateness_ms) for s in trace]
@@ -410,11 +405,11 @@ def event_time(run: EventTimeRun, *, title: str = "") -> Figure:
         ax.scatter([(s.seen_ms - first_ms) / 1000 for s in shown],
                    [(s.event_ms - origin_ms) / 60_000 for s in shown], marker=marker, s=14,
                    color=colour, label=f"event, {name} ({len(shown):,})", zorder=3)
-    marks = _watermarks(run)
-    ax.plot([(at - first_ms) / 1000 for at, _ in marks],
-            [(mark - origin_ms) / 60_000 for _, mark in marks], drawstyle="steps-post",
+    marked = [s for s in trace if s.watermark_ms is not None]
+    ax.plot([(s.seen_ms - first_ms) / 1000 for s in marked],
+            [(s.watermark_ms - origin_ms) / 60_000 for s in marked], drawstyle="steps-post",
             color="black", linewidth=1.2,
-            label="watermark (at events and firings)" if marks else "no watermark, ever")
+            label="watermark each event met" if marked else "no event met a watermark")
     for fired in run.windows:
         at = (fired.fired_ms - first_ms) / 1000
         ax.plot([at], [(fired.end_ms - origin_ms) / 60_000], marker="v", color="#4c9f70",
@@ -427,7 +422,7 @@ def event_time(run: EventTimeRun, *, title: str = "") -> Figure:
     ax.set_ylabel(f"event time: minutes (windows of {options.window_ms / 60_000:g} min)")
     ax.yaxis.set_major_locator(MultipleLocator(options.window_ms / 60_000))
     ax.grid(axis="y", linewidth=0.4)
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
     ax.set_title(title or "Event time, processing time and the watermark", loc="left")
     fig.tight_layout()
     return fig

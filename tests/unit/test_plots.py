@@ -42,10 +42,9 @@ def test_event_time_draws_every_event_by_its_fate_the_watermark_and_each_firing(
     (ax,) = fig.axes
     points = {dots.get_label(): len(dots.get_offsets()) for dots in ax.collections}
     assert points == {"event, on time (2)": 2, "event, late, kept (1)": 1, "event, dropped (1)": 1}
-    watermark = next(line for line in ax.lines
-                     if line.get_label() == "watermark (at events and firings)")
-    assert list(watermark.get_xdata()) == [0.2, 0.25, 0.3, 0.35, 0.8]  # events and firings
-    assert list(watermark.get_ydata()) == [64_999 / 60_000] * 4 + [80_000 / 60_000]
+    watermark = next(line for line in ax.lines if line.get_label() == "watermark each event met")
+    assert list(watermark.get_xdata()) == [0.2, 0.3, 0.8]
+    assert list(watermark.get_ydata()) == [64_999 / 60_000] * 2 + [80_000 / 60_000]
     assert sorted(text.get_text() for text in ax.texts) == ["1", "2"]
 
 
@@ -53,4 +52,4 @@ def test_event_time_says_so_when_no_watermark_ever_came():
     trace = [Seen("a", 1_000, 100, None), Seen("b", 2_000, 200, None)]
     fig = plots.event_time(EventTimeRun(Options(window_ms=60_000, delay_ms=5_000), trace, [], []))
     labels = [line.get_label() for line in fig.axes[0].lines]
-    assert "no watermark, ever" in labels
+    assert "no event met a watermark" in labels
