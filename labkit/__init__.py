@@ -15,7 +15,8 @@ from its own layer or the ones below (tests/unit/test_layering.py checks):
     engines     engines.*                         simple, flink, flink-sql, one interface
     parity      parity                            do two runs agree?
     tools       bench, conditions, faults,        measuring and what else ran,
-                plots, check                      breaking, drawing, grading
+                plots, check, event_time          breaking, drawing, grading,
+                                                  Flink's event time, shown
     cli         cli                               the `labkit` command
 
 Notebooks use it as `import labkit as lk` and call `lk.<module>.<function>`.
@@ -30,9 +31,9 @@ from types import ModuleType
 from .errors import LabError
 
 MODULES = ("bench", "check", "clients", "compat", "conditions", "encodings", "engines", "errors",
-           "faults", "features", "generate", "instruments", "parity", "plots", "polling",
-           "processing", "runs", "schemas", "serde", "settings", "sinks", "stack", "topics",
-           "verdicts")
+           "event_time", "faults", "features", "generate", "instruments", "parity", "plots",
+           "polling", "processing", "runs", "schemas", "serde", "settings", "sinks", "stack",
+           "topics", "verdicts")
 
 __all__ = ["LabError", *MODULES]
 

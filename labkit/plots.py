@@ -10,12 +10,14 @@ import pandas as pd
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
+from matplotlib.ticker import MultipleLocator
 
+from .event_time import DROPPED, LATE_KEPT, ON_TIME, EventTimeRun, fate
 from .generate import START_MS
 
 __all__ = ["card_features", "card_runs", "commit_order", "compat_matrix", "differing_features",
-           "hex_dump", "latency_cdf", "scaling", "stage_breakdown", "stored_bytes", "throughput",
-           "timeline", "utf8_lead_bytes"]
+           "event_time", "hex_dump", "latency_cdf", "scaling", "stage_breakdown", "stored_bytes",
+           "throughput", "timeline", "utf8_lead_bytes"]
 
 PREFIX_PARTS = {"length varint", "union branch", "magic byte", "schema id"}
 
@@ -403,5 +405,53 @@ def commit_order() -> Figure:
     ax.set_xlim(-0.2, 6 * 1.8)
     ax.set_ylim(0, 2.5)
     ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+FATE_STYLE = {ON_TIME: ("o", "#4c72b0"), LATE_KEPT: ("s", "#f0a030"), DROPPED: ("X", "#d1495b")}
+
+
+def event_time(run: EventTimeRun, *, title: str = "") -> Figure:
+    """Event time against processing time for one run of notebook 08's job: every event
+    (by its fate), the watermark it met, and each window firing with its count.
+
+    A firing is drawn at the window's end, at the processing time the window operator
+    fired it: that operator runs downstream of the events' tracer, a little later.
+
+    Minutes of event time are counted from the first window's start, seconds of
+    processing time from the first event seen.
+    """
+    options, trace = run.options, run.trace
+    origin_ms = min(s.event_ms for s in trace) // options.window_ms * options.window_ms
+    first_ms = min(s.seen_ms for s in trace)
+    fig = Figure(figsize=(12, 4.4))
+    ax = fig.add_subplot()
+    fates = [fate(s.event_ms, s.watermark_ms, window_ms=options.window_ms,
+                  allowed_lateness_ms=options.allowed_lateness_ms) for s in trace]
+    for name, (marker, colour) in FATE_STYLE.items():
+        shown = [s for s, f in zip(trace, fates, strict=True) if f == name]
+        ax.scatter([(s.seen_ms - first_ms) / 1000 for s in shown],
+                   [(s.event_ms - origin_ms) / 60_000 for s in shown], marker=marker, s=14,
+                   color=colour, label=f"event, {name} ({len(shown):,})", zorder=3)
+    marked = [s for s in trace if s.watermark_ms is not None]
+    ax.plot([(s.seen_ms - first_ms) / 1000 for s in marked],
+            [(s.watermark_ms - origin_ms) / 60_000 for s in marked], drawstyle="steps-post",
+            color="black", linewidth=1.2,
+            label="watermark each event met" if marked else "no event met a watermark")
+    for fired in run.windows:
+        at = (fired.fired_ms - first_ms) / 1000
+        ax.plot([at], [(fired.end_ms - origin_ms) / 60_000], marker="v", color="#4c9f70",
+                markersize=8, zorder=4)
+        ax.annotate(f"{fired.count}", (at, (fired.end_ms - origin_ms) / 60_000),
+                    textcoords="offset points", xytext=(4, 4), fontsize=8, color="#4c9f70")
+    ax.plot([], [], marker="v", linestyle="", color="#4c9f70",
+            label=f"window fired, with its count ({len(run.windows)})")
+    ax.set_xlabel("processing time: seconds since the first event was seen")
+    ax.set_ylabel(f"event time: minutes (windows of {options.window_ms / 60_000:g} min)")
+    ax.yaxis.set_major_locator(MultipleLocator(options.window_ms / 60_000))
+    ax.grid(axis="y", linewidth=0.4)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
+    ax.set_title(title or "Event time, processing time and the watermark", loc="left")
     fig.tight_layout()
     return fig

@@ -20,7 +20,7 @@ from ..errors import LabError
 from ..polling import until
 from ..runs import Outputs, RunOptions
 
-__all__ = ["OUTPUT_TIMEOUT_S", "START_TIMEOUT_S", "check", "follow"]
+__all__ = ["OUTPUT_TIMEOUT_S", "START_TIMEOUT_S", "check", "follow", "wait_running"]
 
 START_TIMEOUT_S = 60.0  # a mini-cluster job is running within ~10-20 s on this machine
 # From the job running to the last output: followed runs are short measured loads
@@ -56,13 +56,17 @@ def _running(job_client: Any) -> bool:
     return job_client.get_job_status().result().name == "RUNNING"
 
 
+def wait_running(job_client: Any, what: str) -> None:
+    """Wait until the job (`what`, for the error) is RUNNING, at most START_TIMEOUT_S."""
+    until(lambda: _running(job_client), timeout_s=START_TIMEOUT_S, what=f"{what} was running",
+          fix="check the mini-cluster's log (PyFlink prints it to this process).")
+
+
 def follow(job_client: Any, outputs: Outputs, options: RunOptions) -> None:
     """Wait until the job runs (then call `options.started`), then until its outputs hold
     `options.max_messages` records; cancel the job in every case."""
     try:
-        until(lambda: _running(job_client), timeout_s=START_TIMEOUT_S,
-              what=f"the Flink job over {outputs.input!r} was running",
-              fix="check the mini-cluster's log (PyFlink prints it to this process).")
+        wait_running(job_client, f"the Flink job over {outputs.input!r}")
         if options.started is not None:
             options.started()
         until(lambda: _held(outputs) >= options.max_messages, timeout_s=OUTPUT_TIMEOUT_S,

@@ -37,8 +37,8 @@ def stub_functions(path: Path) -> set[str]:
             if isinstance(node, ast.FunctionDef) and not node.name.startswith("_")}
 
 
-def test_every_chapter_from_01_to_06_has_at_least_two_exercises():
-    assert CHAPTERS[:6] == ["01", "02", "03", "04", "05", "06"]
+def test_every_chapter_has_at_least_two_exercises():
+    assert {"01", "02", "03", "04", "05", "06", "08"} <= set(CHAPTERS)
     for chapter in CHAPTERS:
         (stub,) = check.EXERCISES_DIR.glob(f"ch{chapter}_*.py")
         assert len(stub_functions(stub)) >= 2, stub.name

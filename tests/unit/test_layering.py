@@ -30,7 +30,7 @@ LAYERS = {
     "runs": ["runs"],
     "engines": ["engines"],
     "parity": ["parity"],
-    "tools": ["bench", "conditions", "faults", "plots", "check"],
+    "tools": ["bench", "conditions", "faults", "plots", "check", "event_time"],
     "cli": ["cli", "__main__", ""],  # "" is labkit/__init__.py itself
 }
 LEVEL = {top: level for level, tops in enumerate(LAYERS.values()) for top in tops}

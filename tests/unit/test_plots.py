@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from labkit import plots
+from labkit.event_time import EventTimeRun, Fired, Options, Seen
 
 
 def test_differing_features_draws_one_labelled_bar_per_feature_zeros_included():
@@ -36,3 +37,29 @@ def test_where_inputs_went_stacks_each_engines_outcomes():
     assert widths == [[2_000, 1_800], [0, 200]]  # rows bottom-up: simple, then flink-sql
     assert [text.get_text() for text in ax.get_legend().get_texts()] == ["feature records",
                                                                          "dropped"]
+
+
+def test_event_time_draws_every_event_by_its_fate_the_watermark_and_each_firing():
+    options = Options(window_ms=60_000, delay_ms=5_000, allowed_lateness_ms=10_000)
+    start = 1_767_225_600_000
+    trace = [Seen("a", start + 1_000, 100, None),
+             Seen("b", start + 70_000, 300, start + 64_999),
+             Seen("c", start + 2_000, 400, start + 64_999),
+             Seen("d", start + 3_000, 900, start + 80_000)]
+    windows = [Fired(start, start + 60_000, 1, start + 64_999, 350),
+               Fired(start, start + 60_000, 2, start + 64_999, 450)]
+    fig = plots.event_time(EventTimeRun(options, trace, windows, []))
+    (ax,) = fig.axes
+    points = {dots.get_label(): len(dots.get_offsets()) for dots in ax.collections}
+    assert points == {"event, on time (2)": 2, "event, late, kept (1)": 1, "event, dropped (1)": 1}
+    watermark = next(line for line in ax.lines if line.get_label() == "watermark each event met")
+    assert list(watermark.get_xdata()) == [0.2, 0.3, 0.8]
+    assert list(watermark.get_ydata()) == [64_999 / 60_000] * 2 + [80_000 / 60_000]
+    assert sorted(text.get_text() for text in ax.texts) == ["1", "2"]
+
+
+def test_event_time_says_so_when_no_watermark_ever_came():
+    trace = [Seen("a", 1_000, 100, None), Seen("b", 2_000, 200, None)]
+    fig = plots.event_time(EventTimeRun(Options(window_ms=60_000, delay_ms=5_000), trace, [], []))
+    labels = [line.get_label() for line in fig.axes[0].lines]
+    assert "no event met a watermark" in labels
