@@ -146,6 +146,10 @@ class Flink(Service):
             "taskmanager": {"bind-host": host, "host": host, "numberOfTaskSlots": 2,
                             "memory": {"process": {"size": "1536m"}}},
             "rest": {"address": host, "bind-address": host, "port": port},
+            # A heartbeat every 2 s, not 10: a killed TaskManager refuses the next two at
+            # once (heartbeat.rpc-failure-threshold), so its jobs restart within seconds
+            # instead of after the 50 s heartbeat timeout, which stays for hung ones.
+            "heartbeat": {"interval": 2000},
             # `flink run` builds jobs with this very interpreter (PATH: see _script_env).
             "python": {"client": {"executable": sys.executable}},
             "pipeline": {"jars": f"file://{connector_jar(settings)}"},

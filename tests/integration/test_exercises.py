@@ -4,6 +4,7 @@ the untouched stub (as committed, so a learner's own answers never break `make t
 from __future__ import annotations
 
 import ast
+import functools
 import shutil
 import subprocess
 from pathlib import Path
@@ -44,17 +45,23 @@ def test_every_chapter_has_at_least_two_exercises():
         assert len(stub_functions(stub)) >= 2, stub.name
 
 
+@functools.cache
+def solution_grades(chapter: str) -> tuple[check.Grade, ...]:
+    """The reference solutions graded once per chapter (graders run live jobs: seconds)."""
+    return tuple(check.check(chapter, solutions=True))
+
+
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_every_exercise_has_a_grader_and_a_solution(chapter):
     (stub,) = check.EXERCISES_DIR.glob(f"ch{chapter}_*.py")
     solution = check.EXERCISES_DIR / "solutions" / stub.name
-    graded = {grade.exercise for grade in check.check(chapter, solutions=True)}
+    graded = {grade.exercise for grade in solution_grades(chapter)}
     assert graded == stub_functions(stub) <= stub_functions(solution)
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_every_grader_passes_on_the_reference_solutions(chapter):
-    grades = check.check(chapter, solutions=True)
+    grades = solution_grades(chapter)
     assert all(grade.passed for grade in grades), "\n".join(map(str, grades))
 
 
