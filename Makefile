@@ -58,7 +58,7 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11 not found: install it or run make PYTHON=/path/to/python3.11"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check --no-compile -e ".[dev]"
+	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[dev]"
 	touch $@
 
 jvm: venv  ## Kafka, Apicurio and the Flink Kafka connector from Maven Central (pom.xml)
