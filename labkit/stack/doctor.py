@@ -17,6 +17,7 @@ import shutil
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..errors import StackError
 from ..settings import Settings
@@ -78,11 +79,12 @@ def _cores() -> Check:
 def available_gib() -> float | None:
     """Memory available to new processes (Linux's MemAvailable), or None if unknown."""
     try:
-        for line in open("/proc/meminfo"):  # noqa: SIM115 (read to the line it needs)
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) / 2**20
+        meminfo = Path("/proc/meminfo").read_text()
     except OSError:
         return None
+    for line in meminfo.splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) / 2**20
     return None
 
 
