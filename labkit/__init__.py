@@ -7,7 +7,7 @@ from its own layer or the ones below (tests/unit/test_layering.py checks):
     foundation  settings, polling, instruments,   configuration, waiting, measuring,
                 verdicts                          judging repeated measurements
     stack       stack.*                           the embedded servers
-    clients     clients, topics, schemas          talking to them
+    clients     clients, topics, schemas, groups  talking to them
     serde       serde                             bytes <-> records
     data        generate, compat                  synthetic traffic, schema compatibility
     sinks       sinks, encodings                  Redis feature writes
@@ -31,9 +31,9 @@ from types import ModuleType
 from .errors import LabError
 
 MODULES = ("bench", "check", "clients", "compat", "conditions", "encodings", "engines", "errors",
-           "event_time", "faults", "features", "generate", "instruments", "parity", "plots",
-           "polling", "processing", "runs", "schemas", "serde", "settings", "sinks", "stack",
-           "topics", "verdicts")
+           "event_time", "faults", "features", "generate", "groups", "instruments", "parity",
+           "plots", "polling", "processing", "runs", "schemas", "serde", "settings", "sinks",
+           "stack", "topics", "verdicts")
 
 __all__ = ["LabError", *MODULES]
 

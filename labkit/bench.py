@@ -66,6 +66,7 @@ class Result:
     processes: int = 1
     rate: float | None = None
     tag: str = ""  # where the run wrote: Outputs(topic, tag)
+    guarantee: str = ""  # the simple engine's delivery guarantee ("" for other engines)
     stages_s: dict[str, float] = field(default_factory=dict)
     latency_ms: dict[str, dict[str, float]] = field(default_factory=dict)
     pinned: bool = False  # latency runs: engine and load generator on separate cores
@@ -95,11 +96,11 @@ def workload(events: int, *, partitions: int = 2, seed: int = generate.LAB_SEED,
 
 
 def _stopwatch_result(engine: str, events: int, wall_s: float, stopwatch: Stopwatch,
-                      started_at: float, **extra) -> Result:
+                      **extra) -> Result:
     loop_s = sum(stopwatch.seconds.values())
     return Result(engine, events, round(wall_s, 3), round(loop_s, 3),
                   stages_s={stage: round(s, 3) for stage, s in stopwatch.seconds.items()},
-                  started_at=started_at, finished_at=time.time(), **extra)
+                  started_at=stopwatch.began_at, finished_at=stopwatch.ended_at, **extra)
 
 
 def _consumed(topic: str, partitions: list[int] | None) -> int:
@@ -112,7 +113,7 @@ def _consumed(topic: str, partitions: list[int] | None) -> int:
 
 def _measure(engine: str, topic: str, options: RunOptions) -> Result:
     """One run of `engine`, timed whole and, where the engine has a stopwatch, per stage."""
-    started_at, began = time.time(), time.perf_counter()
+    began = time.perf_counter()
     if engine == CEILING:
         events = simple.decode_only(topic, partitions=options.partitions,
                                     stopwatch=options.stopwatch)
@@ -122,17 +123,20 @@ def _measure(engine: str, topic: str, options: RunOptions) -> Result:
     wall_s = time.perf_counter() - began
     if options.stopwatch is None:  # Flink does not tell its loop time apart
         return Result(engine, events, round(wall_s, 3), parallelism=options.parallelism)
-    return _stopwatch_result(engine, events, wall_s, options.stopwatch, started_at)
+    return _stopwatch_result(engine, events, wall_s, options.stopwatch)
 
 
 def run(engine: str, *, events: int | None = None, topic: str | None = None,
         partitions: int = 2, only: list[int] | None = None, parallelism: int = 1,
-        cluster: bool = False, tag: str | None = None, progress: bool = False) -> Result:
+        cluster: bool = False, tag: str | None = None, guarantee: str = "at-least-once",
+        members: int | None = None, instance: str = "0", progress: bool = False) -> Result:
     """Benchmark one engine on `topic` (or a fresh workload of `events` on `partitions`).
 
-    `only` restricts the simple engine / ceiling to some partitions (one scale-out
-    process); `parallelism` and `cluster` are for the Flink engines. An option the
-    engine does not take is refused (a LabError), before any workload is made.
+    `only` restricts the simple engine / ceiling to some partitions; `guarantee`,
+    `members` and `instance` are the simple engine's (one scale-out process waits
+    for `members` in its group); `parallelism` and `cluster` are for the Flink
+    engines. An option the engine does not take is refused (a LabError), before
+    any workload is made.
     """
     if engine == CEILING:
         takes = CEILING_TAKES | ({"tag"} if tag is None else set())  # its tag names nothing
@@ -143,6 +147,7 @@ def run(engine: str, *, events: int | None = None, topic: str | None = None,
     # A fresh tag is a fresh consumer group: the run starts at the beginning of the topic.
     tag = f".{engine}-p{parallelism}-{topics.run_id()}" if tag is None else tag
     options = RunOptions(tag=tag, partitions=only, parallelism=parallelism, cluster=cluster,
+                         guarantee=guarantee, members=members, instance=instance,
                          progress=progress and "progress" in takes,
                          stopwatch=Stopwatch() if "stopwatch" in takes else None)
     check(options)
@@ -153,32 +158,36 @@ def run(engine: str, *, events: int | None = None, topic: str | None = None,
     result = _measure(engine, topic, options)
     result.partitions = int(topics.describe(topic)["partitions"])
     result.tag = tag
+    result.guarantee = guarantee if engine == "simple" else ""
     return result
 
 
-def scale_out(topic: str, *, processes: int = 2) -> Result:
-    """`processes` simple engines in one consumer group, each on its share of the partitions.
+def scale_out(topic: str, *, processes: int = 2, guarantee: str = "at-least-once") -> Result:
+    """`processes` simple engines in one consumer group, sharing the partitions.
 
     Each is a separate `labkit bench` process (Python runs one thread at a time,
-    so more engines means more processes). Throughput counts from the first
-    loop's start to the last loop's end, so process start-up is excluded.
+    so more engines means more processes), a member of one group (the run's
+    tag names it) with an instance of its own. Each holds back until the group
+    has all its members, so the run measures `processes` engines rather than the
+    first one to start alone; throughput counts from the first message loop's
+    start to the last one's end, so start-up is excluded.
     """
     partitions = int(topics.describe(topic)["partitions"])
     if partitions < processes:
         raise LabError(f"{topic!r} has {partitions} partition(s) for {processes} processes.",
                        "give the workload at least one partition per process.")
     tag = f".scale-{processes}-{topics.run_id()}"
-    Outputs(topic, tag).create_topics()  # once, before the processes race to create them
     began = time.perf_counter()
     children = [subprocess.Popen(
         [sys.executable, "-m", "labkit", "bench", "--engine", "simple", "--topic", topic,
-         "--only", ",".join(map(str, range(i, partitions, processes))), "--tag", tag, "--json"],
+         "--tag", tag, "--members", str(processes), "--instance", str(i),
+         "--guarantee", guarantee, "--json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(processes)]
     parts = [_child_result(child) for child in children]
     first, last = min(p["started_at"] for p in parts), max(p["finished_at"] for p in parts)
-    return Result("simple", sum(p["events"] for p in parts), round(time.perf_counter() - began, 3),
+    return Result("simple", topics.count(topic), round(time.perf_counter() - began, 3),
                   round(last - first, 3), partitions=partitions, processes=processes,
-                  tag=tag, started_at=first, finished_at=last)
+                  tag=tag, guarantee=guarantee, started_at=first, finished_at=last)
 
 
 def _child_result(child: subprocess.Popen) -> dict:
@@ -251,7 +260,7 @@ def latency(*, rate: float = 5_000, seconds: float = 6, partitions: int = 2,
         os.sched_setaffinity(producer.pid, generator_cores)
     latencies, stopwatch = Latencies(), Stopwatch()
     cpu_before = conditions.cpu_ticks()
-    started_at, began = time.time(), time.perf_counter()
+    began = time.perf_counter()
     try:
         with _pinned(engine_cores):
             engines.run("simple", topic, tag=".bench-latency", until_end=False,
@@ -261,8 +270,8 @@ def latency(*, rate: float = 5_000, seconds: float = 6, partitions: int = 2,
     warm = int(rate)
     steady = Latencies(latencies.processing_ms[warm:], latencies.end_to_end_ms[warm:])
     result = _stopwatch_result("simple", len(latencies.processing_ms),
-                               time.perf_counter() - began, stopwatch, started_at,
-                               partitions=partitions, rate=rate, latencies=steady, pinned=pin)
+                               time.perf_counter() - began, stopwatch, partitions=partitions,
+                               rate=rate, latencies=steady, pinned=pin)
     result.latency_ms = {"processing": percentiles(steady.processing_ms),
                          "end_to_end": percentiles(steady.end_to_end_ms)}
     result.alongside = {what: seconds for what, _pid, seconds in
@@ -358,8 +367,9 @@ def suite(*, sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000),
           flink_sizes: tuple[int, ...] = (10_000, 100_000), partitions: int = 2,
           progress: bool = False, show: Callable[[Result], None] = lambda _r: None
           ) -> list[Result]:
-    """Every engine over growing workloads, Flink at parallelism 1 and 2, scale-out, latency
-    (the simple engine unpinned and pinned, the Flink engines at a lower load).
+    """Every engine over growing workloads, Flink at parallelism 1 and 2, the simple engine
+    at-least-once and exactly-once, scale-out, latency (the simple engine unpinned and
+    pinned, the Flink engines at a lower load).
 
     One workload per size, shared by all engines (each writes its own outputs).
     `show` sees each result as soon as it is measured.
@@ -374,6 +384,7 @@ def suite(*, sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000),
         topic = workload(events, partitions=partitions, progress=progress)
         keep(run("ceiling", topic=topic))
         keep(run("simple", topic=topic, progress=progress))
+        keep(run("simple", topic=topic, guarantee="exactly-once", progress=progress))
         keep(scale_out(topic, processes=partitions))
         if events in flink_sizes:
             for engine in ("flink", "flink-sql"):
@@ -433,7 +444,10 @@ def report(folder: Path | None = None) -> str:
 _REPORT_ROWS: list[tuple[str, Callable[[dict], bool]]] = [
     ("`ceiling`: consume + Avro decode only", lambda r: r["engine"] == CEILING),
     ("`simple`: the whole pipeline, one process",
-     lambda r: r["engine"] == "simple" and r["processes"] == 1),
+     lambda r: r["engine"] == "simple" and r["processes"] == 1
+     and r.get("guarantee") != "exactly-once"),
+    ("`simple`, exactly-once (`--guarantee exactly-once`): one Kafka transaction per batch",
+     lambda r: r["engine"] == "simple" and r.get("guarantee") == "exactly-once"),
     ("`simple`, two processes (`--processes 2`)",
      lambda r: r["engine"] == "simple" and r["processes"] == 2),
     ("`flink`: PyFlink DataStream, parallelism 1 / 2 (start-up included)",

@@ -202,15 +202,28 @@ def process(
                                        help="Run on the standalone cluster (flink, flink-sql)."),
     rebuild: bool = typer.Option(True, "--rebuild/--no-rebuild",
                                  help="Rebuild card windows from Kafka on start (simple)."),
+    guarantee: str = typer.Option("at-least-once", "--guarantee",
+                                  help="at-least-once | exactly-once | at-most-once (simple)."),
+    instance: str = typer.Option("0", "--instance",
+                                 help="This process's identity in its group: its "
+                                 "transactional.id (simple, exactly-once)."),
+    crash_in_batch: int = typer.Option(None, "--crash-in-batch", min=1,
+                                       help="Failure lab: SIGKILL this process in batch N, "
+                                       "between its write and its commit (simple)."),
+    members: int = typer.Option(None, "--members", min=1,
+                                help="Hold back until the group has this many members, "
+                                "each with its share (simple)."),
 ) -> None:
     """Compute features: feature log, dead letters, Redis; print the reconciliation.
 
-    An option the engine does not take is refused, never ignored.
+    Processes started with the same --group share the partitions (Kafka's group
+    protocol). An option the engine does not take is refused, never ignored.
     """
     spec = engines.get(engine)
     report = spec.run(topic, engines.options_for(
         tag=tag, group=group, from_beginning=from_beginning, until_end=until_end,
-        rebuild=rebuild, parallelism=parallelism, cluster=flink_cluster,
+        rebuild=rebuild, parallelism=parallelism, cluster=flink_cluster, guarantee=guarantee,
+        instance=instance, crash_in_batch=crash_in_batch, members=members,
         progress="progress" in spec.takes))
     console.print(str(report), markup=False)
     if not report.balanced:
@@ -243,6 +256,13 @@ def bench(
     topic: str = typer.Option(None, "--topic", help="Use this topic instead of a fresh one."),
     only: str = typer.Option(None, "--only", help="Only these partitions, e.g. 0,2 (simple)."),
     tag: str = typer.Option(None, "--tag", help="Output tag (default per engine)."),
+    guarantee: str = typer.Option("at-least-once", "--guarantee",
+                                  help="at-least-once | exactly-once | at-most-once (simple)."),
+    members: int = typer.Option(None, "--members", min=1,
+                                help="Hold back until the group has this many members "
+                                "(one scale-out process; simple)."),
+    instance: str = typer.Option("0", "--instance",
+                                 help="This process's identity in its group (simple)."),
     suite: bool = typer.Option(False, "--suite", help="Run the full suite; save it under "
                                ".lab/bench/ (what `make bench` does)."),
     report: bool = typer.Option(False, "--report", help="Print the Markdown table of the "
@@ -266,10 +286,12 @@ def bench(
     progress = console.is_terminal and not as_json
     engine_flags = {"--engine": engine != "simple", "--only": only is not None,
                     "--parallelism": parallelism != 1, "--flink-cluster": flink_cluster,
-                    "--tag": tag is not None}
+                    "--tag": tag is not None, "--members": members is not None,
+                    "--instance": instance != "0"}
     measuring_flags = {**engine_flags, "--events": events != 100_000,
                        "--processes": processes != 1, "--rate": rate is not None,
-                       "--topic": topic is not None, "--pin": pin, "--json": as_json}
+                       "--topic": topic is not None, "--pin": pin, "--json": as_json,
+                       "--guarantee": guarantee != "at-least-once"}
     if report_from is not None and not report:
         raise LabError("--from names a saved suite for --report.", "add --report, or drop --from.")
     if report:
@@ -287,21 +309,23 @@ def bench(
                       style="bold")
     elif rate is not None:
         _refuse("--rate (a latency run of the simple engine on a fresh topic)", {
-            **engine_flags, "--processes": processes != 1, "--topic": topic is not None})
+            **engine_flags, "--processes": processes != 1, "--topic": topic is not None,
+            "--guarantee": guarantee != "at-least-once"})
         show(benchmarks.latency(rate=rate, seconds=events / rate, partitions=partitions,
                                 pin=pin))
     elif pin:
         raise LabError("--pin is for latency runs.", "add --rate R, or drop --pin.")
     elif processes > 1:
-        _refuse("--processes (simple engines, each on its share of the partitions)",
+        _refuse("--processes (simple engines in one group, sharing the partitions)",
                 engine_flags)
         workload = topic or benchmarks.workload(events, partitions=partitions,
                                                 progress=progress)
-        show(benchmarks.scale_out(workload, processes=processes))
+        show(benchmarks.scale_out(workload, processes=processes, guarantee=guarantee))
     else:
         show(benchmarks.run(engine, events=events, topic=topic, partitions=partitions,
                             only=_partition_list(only), parallelism=parallelism,
-                            cluster=flink_cluster, tag=tag, progress=progress))
+                            cluster=flink_cluster, tag=tag, guarantee=guarantee,
+                            members=members, instance=instance, progress=progress))
 
 
 def _refuse(mode: str, flags: dict[str, bool]) -> None:
@@ -310,6 +334,33 @@ def _refuse(mode: str, flags: dict[str, bool]) -> None:
     if given:
         raise LabError(f"{' and '.join(given)} cannot be combined with {mode}.",
                        f"drop {' and '.join(given)}, or run a separate `labkit bench`.")
+
+
+@app.command()
+@lab_errors
+def lag(group: str = typer.Option(..., "--group", "-g", help="The consumer group."),
+        topic: str = typer.Option(None, "--topic", "-t",
+                                  help="Every partition of this topic (default: every "
+                                  "partition the group has committed on).")) -> None:
+    """Per partition: the group's committed offset, the end offset, and the lag between them."""
+    from rich.table import Table
+
+    from . import groups
+
+    rows = groups.lag(group, topic)
+    if not rows:
+        errors.print(f"group {group!r} has committed nothing"
+                     + (f" on {topic}" if topic else ""))
+        raise typer.Exit(1)
+    table = Table(title=f"consumer group {group}")
+    for column in ("topic", "partition", "committed", "end", "lag"):
+        table.add_column(column, justify="left" if column == "topic" else "right")
+    for row in rows:
+        table.add_row(row.topic, str(row.partition),
+                      "-" if row.committed is None else f"{row.committed:,}", f"{row.end:,}",
+                      f"{row.lag:,}")
+    console.print(table)
+    console.print(f"total lag {sum(row.lag for row in rows):,}")
 
 
 @app.command("check")

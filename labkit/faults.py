@@ -20,8 +20,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,27 +31,38 @@ from rich.console import Console
 
 from . import stack, topics
 from .errors import LabError
-from .polling import until
+from .polling import Sampler, until
 from .runs import Outputs
 from .settings import get_settings
 from .stack import process
 from .stack.service import port_open
 
 __all__ = ["ScratchRedis", "Timeline", "hung", "kill", "outage", "scratch_redis", "start_engine",
-           "start_service", "stop_service", "wait_for_progress"]
+           "start_service", "stop", "stop_service", "wait_for_progress"]
 
 
-def start_engine(topic: str, *, tag: str = "", rebuild: bool = True) -> subprocess.Popen:
+def start_engine(topic: str, *, tag: str = "", rebuild: bool = True,
+                 guarantee: str = "at-least-once", instance: str = "0",
+                 crash_in_batch: int | None = None, members: int | None = None,
+                 follow: bool = False) -> subprocess.Popen:
     """The simple engine on `topic` in a process of its own (so it can be SIGKILLed).
 
-    It uses the run's default group, so a second run with the same tag resumes it.
+    It uses the run's default group, so a second run with the same tag resumes it, and
+    two running at once share the partitions (give each its own `instance`; with
+    `members` each holds back until the group has that many). With `follow` it keeps
+    reading until stopped (`stop`, SIGTERM); `crash_in_batch` makes it SIGKILL itself
+    between that batch's write and its commit.
     Its output goes to a file under the lab's log folder, readable as `engine.stdout`
     (everything so far): a pipe that nobody reads fills up — a broker restart's worth of
     librdkafka connection errors is enough — and then blocks the engine in mid-write.
     """
     argv = [sys.executable, "-m", "labkit", "process", "--topic", topic, "--tag", tag,
-            "--engine", "simple", "--rebuild" if rebuild else "--no-rebuild"]
-    log = get_settings().log_dir / f"engine-{topic}{tag}.log"
+            "--engine", "simple", "--rebuild" if rebuild else "--no-rebuild",
+            "--guarantee", guarantee, "--instance", instance,
+            *(["--crash-in-batch", str(crash_in_batch)] if crash_in_batch else []),
+            *(["--members", str(members)] if members else []),
+            *(["--follow"] if follow else [])]
+    log = get_settings().log_dir / f"engine-{topic}{tag}-{instance}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as out:
         engine = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, text=True)
@@ -65,6 +74,16 @@ def kill(engine: subprocess.Popen) -> int:
     """SIGKILL: no shutdown hook, no last commit, exactly like a crashed host. Returns the code."""
     engine.send_signal(signal.SIGKILL)
     return engine.wait()
+
+
+def stop(engine: subprocess.Popen, *, timeout_s: float = 60.0) -> int:
+    """SIGTERM: the engine finishes its batch, commits, leaves its group, exits. The code."""
+    engine.send_signal(signal.SIGTERM)
+    try:
+        return engine.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        raise LabError(f"The engine (PID {engine.pid}) did not stop within {timeout_s:.0f} s "
+                       "of SIGTERM.", "kill it with `lk.faults.kill(engine)`.") from None
 
 
 def wait_for_progress(topic: str, group: str, at_least: int, *,
@@ -141,33 +160,18 @@ def outage(name: str) -> Iterator[None]:
         start_service()
 
 
-@dataclass
-class Timeline:
+class Timeline(Sampler):
     """Samples a run's committed offsets and feature records written, every `every_s`.
 
     Use as a context manager around a fault; `mark(label)` notes when something
     happened; `frame()` is the samples as a DataFrame (seconds since start).
     """
 
-    topic: str
-    group: str
-    outputs: Outputs
-    every_s: float = 0.25
-    samples: list[tuple[float, float, float]] = field(default_factory=list)
-    marks: list[tuple[float, str]] = field(default_factory=list)
+    def __init__(self, topic: str, group: str, outputs: Outputs, every_s: float = 0.25) -> None:
+        super().__init__(every_s)
+        self.topic, self.group, self.outputs = topic, group, outputs
 
-    def __post_init__(self) -> None:
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._started = time.monotonic()
-
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            elapsed = time.monotonic() - self._started
-            self.samples.append((elapsed, *self._progress()))
-            self._stop.wait(self.every_s)
-
-    def _progress(self) -> tuple[float, float]:
+    def take(self) -> tuple[float, float]:
         """(committed, feature records), or NaNs — a gap in the plot — while Kafka is away.
 
         The port is checked first so that the Kafka client does not log connection errors.
@@ -177,18 +181,6 @@ class Timeline:
                 return (topics.committed(self.topic, self.group),
                         topics.count(self.outputs.features))
         return math.nan, math.nan
-
-    def mark(self, label: str) -> None:
-        self.marks.append((time.monotonic() - self._started, label))
-
-    def __enter__(self) -> Timeline:
-        self._started = time.monotonic()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.samples, columns=["seconds", "committed", "feature_records"])

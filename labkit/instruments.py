@@ -17,20 +17,27 @@ __all__ = ["Latencies", "Stopwatch", "percentiles"]
 
 
 class Stopwatch:
-    """Seconds spent per stage, summed over a run: `start()`, then `lap(stage)` after each."""
+    """Seconds spent per stage, summed over a run: `start()`, then `lap(stage)` after each.
+
+    `began_at` and `ended_at` (epoch seconds) bound the laps: where several
+    processes share a run, their loops' union is the run's time.
+    """
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
         self._last = time.perf_counter()
+        self.began_at = self.ended_at = time.time()
 
     def start(self) -> None:
         self._last = time.perf_counter()
+        self.began_at = self.ended_at = time.time()
 
     def lap(self, stage: str) -> None:
         """Charge the time since the last lap (or start) to `stage`."""
         now = time.perf_counter()
         self.seconds[stage] += now - self._last
         self._last = now
+        self.ended_at = time.time()
 
 
 @dataclass

@@ -6,6 +6,8 @@ nothing global changes between cells.
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pandas as pd
 from matplotlib import colormaps
 from matplotlib.figure import Figure
@@ -16,8 +18,9 @@ from .event_time import DROPPED, LATE_KEPT, ON_TIME, EventTimeRun, fate
 from .generate import START_MS
 
 __all__ = ["card_features", "card_runs", "commit_order", "compat_matrix", "differing_features",
-           "event_time", "hex_dump", "latency_cdf", "scaling", "stage_breakdown", "stored_bytes",
-           "throughput", "timeline", "utf8_lead_bytes"]
+           "event_time", "group_timeline", "hex_dump", "latency_cdf", "scaling",
+           "stage_breakdown", "stored_bytes", "throughput", "timeline", "transaction_log",
+           "utf8_lead_bytes", "where_inputs_went"]
 
 PREFIX_PARTS = {"length varint", "union branch", "magic byte", "schema id"}
 
@@ -358,6 +361,68 @@ def where_inputs_went(outcomes: dict[str, dict[str, int]], *, total: int,
     ax.set_xlabel(f"input messages (of {total:,})")
     ax.legend(loc="lower left", bbox_to_anchor=(0, 1.02), ncol=len(kinds), frameon=False)
     ax.set_title(title or "Where every input message went", loc="left", pad=28)
+    fig.tight_layout()
+    return fig
+
+
+def group_timeline(samples: list[tuple[float, dict[str, list[int]], dict[int, float]]],
+                   marks: list[tuple[float, str]], *, title: str = "") -> Figure:
+    """A consumer group over wall time: which member owned each partition (top), and each
+    partition's lag (bottom), with the moments something happened (`groups.Watch`)."""
+    partitions = sorted({p for _, _, lags in samples for p in lags})
+    members = sorted({member for _, owners, _ in samples for member in owners})
+    colours = dict(zip(members, ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3"],
+                       strict=False))
+    fig = Figure(figsize=(11, 5.6))
+    owners_ax, lag_ax = fig.subplots(2, 1, sharex=True, height_ratios=[1, 1.4])
+    for (start, owners, _), (end, _, _) in pairwise(samples):
+        for member, owned in owners.items():
+            for partition in owned:
+                owners_ax.broken_barh([(start, end - start)], (partition - 0.4, 0.8),
+                                      color=colours[member])
+    owners_ax.set_yticks(partitions, [f"partition {p}" for p in partitions])
+    owners_ax.set_ylim(-0.6, len(partitions) - 0.4)
+    owners_ax.legend(handles=[Patch(color=colours[m], label=m) for m in members],
+                     loc="lower left", bbox_to_anchor=(0, 1.02), ncol=len(members),
+                     frameon=False, title="owned by (white: nobody)")
+    for partition in partitions:
+        lag_ax.plot([t for t, _, _ in samples], [lags.get(partition) for _, _, lags in samples],
+                    label=f"partition {partition}", drawstyle="steps-post")
+    lag_ax.set_ylabel("lag (messages)")
+    lag_ax.set_xlabel("seconds since the watch started")
+    lag_ax.legend(loc="upper left", fontsize=8)
+    for ax in (owners_ax, lag_ax):
+        for at, _label in marks:
+            ax.axvline(at, color="red", linewidth=1)
+    for at, label in marks:
+        lag_ax.text(at, lag_ax.get_ylim()[1] * 0.95, f" {label}", color="red", rotation=90,
+                    fontsize=8, va="top")
+    owners_ax.set_title(title or "Partitions per member, and lag", loc="left", pad=42)
+    fig.tight_layout()
+    return fig
+
+
+def transaction_log(kinds: list[str], *, first_offset: int, title: str = "") -> Figure:
+    """One partition of a transactional topic, offset by offset: records of committed
+    transactions, of aborted ones, and the markers that end each transaction.
+
+    `kinds[i]` is what sits at `first_offset + i`: "committed", "aborted" or "marker".
+    """
+    colours = {"committed": "#4c9f70", "aborted": "#d1495b", "marker": "black"}
+    fig = Figure(figsize=(11, 1.9))
+    ax = fig.add_subplot()
+    start = 0
+    for index in range(1, len(kinds) + 1):  # one span per run of equal kinds
+        if index == len(kinds) or kinds[index] != kinds[start]:
+            width = max(index - start, len(kinds) / 400)  # a marker stays visible
+            ax.broken_barh([(first_offset + start, width)], (0, 1), color=colours[kinds[start]])
+            start = index
+    ax.set_yticks([])
+    ax.set_xlim(first_offset, first_offset + len(kinds))
+    ax.set_xlabel("offset")
+    ax.legend(handles=[Patch(color=c, label=k) for k, c in colours.items()],
+              loc="lower left", bbox_to_anchor=(0, 1.02), ncol=3, frameon=False)
+    ax.set_title(title or "A transactional partition, offset by offset", loc="left", pad=24)
     fig.tight_layout()
     return fig
 

@@ -13,13 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
-from . import topics
+from . import serde, topics
 from .processing import DeadLetter, Source
 
 if TYPE_CHECKING:  # instruments loads numpy, which Flink's Python workers need not
     from .instruments import Latencies, Stopwatch
 
-__all__ = ["Outputs", "RunOptions", "RunReport", "read_dead_letters", "reconcile"]
+__all__ = ["Delivery", "Outputs", "RunOptions", "RunReport", "delivery", "read_dead_letters",
+           "reconcile"]
 
 
 @dataclass(frozen=True)
@@ -73,15 +74,17 @@ class Outputs:
         existing = topics.list_topics()
         appended = {"message.timestamp.type": "LogAppendTime"}
         for topic in self.answers:
-            if topic not in existing:
-                topics.create_topic(topic, partitions=partitions,
+            if topic not in existing:  # exist_ok: processes of one group start together
+                topics.create_topic(topic, partitions=partitions, exist_ok=True,
                                     config=appended if topic == self.features else None)
 
 
 # The command-line flag that sets each run option away from its default (for errors).
 FLAGS = {"tag": "--tag", "group": "--group", "partitions": "--only",
          "from_beginning": "--from-committed", "until_end": "--follow",
-         "rebuild": "--no-rebuild", "parallelism": "--parallelism", "cluster": "--flink-cluster"}
+         "rebuild": "--no-rebuild", "parallelism": "--parallelism", "cluster": "--flink-cluster",
+         "guarantee": "--guarantee", "instance": "--instance", "crash_in_batch": "--crash-in-batch",
+         "members": "--members"}
 
 
 @dataclass(frozen=True)
@@ -94,8 +97,12 @@ class RunOptions:
     """
 
     tag: str = ""
-    group: str | None = None
-    partitions: list[int] | None = None  # a share of the input (scale-out)
+    group: str | None = None  # processes in one group share the input's partitions
+    partitions: list[int] | None = None  # a fixed share of the input instead (benchmarks)
+    guarantee: str = "at-least-once"  # or at-most-once, exactly-once (engines.guarantees)
+    instance: str = "0"  # a process's identity in its group (its transactional.id)
+    crash_in_batch: int | None = None  # the failure lab: SIGKILL between write and commit
+    members: int | None = None  # wait for this many group members first (benchmarks)
     from_beginning: bool = True  # where to start without committed offsets
     until_end: bool = True  # stop at the end offsets seen at start
     max_messages: int | None = None  # followed Flink runs: outputs (`Outputs.answers`)
@@ -173,10 +180,64 @@ def read_dead_letters(outputs: Outputs, *, timeout_s: float = 60.0) -> list[Dead
     return sorted(letters, key=lambda letter: (letter.source.partition, letter.source.offset))
 
 
-def reconcile(engine: str, outputs: Outputs) -> RunReport:
+@dataclass(frozen=True)
+class Delivery:
+    """How often a run answered each input message: once, more than once, or never (lost).
+
+    An answer is a feature record (known by its `txn_id`) or a dead letter (known by
+    the input's partition and offset).
+    """
+
+    inputs: int
+    once: int  # inputs answered exactly once
+    more: int  # inputs answered more than once
+    answers: int  # answers in all, repeats included
+
+    @property
+    def lost(self) -> int:
+        return self.inputs - self.once - self.more
+
+    @property
+    def repeated(self) -> int:
+        """Answers beyond each input's first."""
+        return self.answers - self.once - self.more
+
+    def shares(self) -> dict[str, int]:
+        """Inputs by how often they were answered (what `plots.where_inputs_went` draws)."""
+        return {"once": self.once, "more than once": self.more, "never (lost)": self.lost}
+
+    def __str__(self) -> str:
+        return (f"{self.inputs:,} inputs: {self.once:,} answered once, {self.more:,} more than "
+                f"once ({self.repeated:,} repeats), {self.lost:,} lost")
+
+
+def delivery(outputs: Outputs, *, committed_only: bool = True) -> Delivery:
+    """Count the run's answers per input, as a read_committed reader sees the outputs (or,
+    without `committed_only`, as a reader that also sees aborted transactions)."""
+    records = topics.read_all(outputs.features, committed_only=committed_only)
+    answers = Counter(row["txn_id"] for row in
+                      serde.decode_records(records, serde.ConfluentDecoder()))
+    answers.update(tuple(value for name, value in record.headers if name in _SOURCE)
+                   for record in topics.read_all(outputs.dlq, committed_only=committed_only))
+    once = sum(1 for count in answers.values() if count == 1)
+    return Delivery(topics.count(outputs.input), once, len(answers) - once,
+                    sum(answers.values()))
+
+
+# The dead-letter headers that say where a letter's message sat in the input.
+_SOURCE = ("dlq.topic", "dlq.partition", "dlq.offset")
+
+
+def reconcile(engine: str, outputs: Outputs, *, transactional: bool = False) -> RunReport:
     """Count input, feature records, dead letters (by reason) and, if the run writes a
-    late topic, the rows dropped behind the watermark, on the brokers."""
+    late topic, the rows dropped behind the watermark, on the brokers.
+
+    A `transactional` run's feature log also holds aborted records and the
+    transactions' commit markers, which take offsets too: its records are
+    counted by reading them as a read_committed consumer does, not by offsets.
+    """
     reasons = Counter(letter.reason for letter in read_dead_letters(outputs))
     dropped = topics.count(outputs.late) if outputs.late_topic else 0
-    return RunReport(engine, topics.count(outputs.input), topics.count(outputs.features),
-                     dict(reasons), dropped)
+    features = (len(topics.read_all(outputs.features)) if transactional
+                else topics.count(outputs.features))
+    return RunReport(engine, topics.count(outputs.input), features, dict(reasons), dropped)

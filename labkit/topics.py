@@ -12,15 +12,16 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from confluent_kafka import KafkaError, KafkaException, TopicPartition
-from confluent_kafka.admin import NewTopic
+from confluent_kafka import IsolationLevel, KafkaError, KafkaException, TopicPartition
+from confluent_kafka.admin import NewTopic, OffsetSpec
 
 from . import clients
 from .errors import LabError
 from .settings import get_settings
 
-__all__ = ["Deliveries", "Record", "committed", "count", "create_topic", "describe", "fresh_topic",
-           "list_topics", "partition_counts", "produce", "read", "read_all", "run_id"]
+__all__ = ["Deliveries", "Record", "committed", "count", "create_topic", "describe",
+           "end_offsets", "fresh_topic", "list_topics", "partition_counts", "produce", "read",
+           "read_all", "run_id"]
 
 
 @dataclass(frozen=True)
@@ -47,10 +48,11 @@ def run_id() -> str:
 
 
 def create_topic(name: str, *, partitions: int = 1, config: dict[str, str] | None = None,
-                 timeout_s: float = 15.0) -> str:
+                 exist_ok: bool = False, timeout_s: float = 15.0) -> str:
     """Create `name` (replication factor 1: the lab has one broker) and wait until it exists.
 
     `config` holds topic settings, e.g. {"message.timestamp.type": "LogAppendTime"}.
+    With `exist_ok`, a topic someone else created meanwhile is fine.
     """
     admin = clients.admin()  # keep a reference: the request dies with its client
     futures = admin.create_topics(
@@ -60,6 +62,8 @@ def create_topic(name: str, *, partitions: int = 1, config: dict[str, str] | Non
         futures[name].result(timeout=timeout_s)
     except KafkaException as exc:
         if exc.args[0].code() == KafkaError.TOPIC_ALREADY_EXISTS:
+            if exist_ok:
+                return name
             raise LabError(f"Topic {name!r} already exists.",
                            "use `fresh_topic(prefix)` for a new name per run.") from None
         raise _unreachable(exc) from None
@@ -102,6 +106,25 @@ def _watermarks(consumer, topic: str, timeout_s: float) -> dict[int, tuple[int, 
                        "check the name with `lk.topics.list_topics()`.")
     return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s)
             for p in sorted(meta.partitions)}
+
+
+def end_offsets(topic: str, *, committed_only: bool = False,
+                timeout_s: float = 10.0) -> dict[int, int]:
+    """partition -> where a reader's partition ends: the high watermark, or for a
+    read_committed reader (`committed_only`) the *last stable offset*, the first
+    record of the oldest transaction still open (the high watermark if none is)."""
+    admin = clients.admin()
+    try:
+        meta = admin.list_topics(topic, timeout=timeout_s).topics[topic]
+        isolation = (IsolationLevel.READ_COMMITTED if committed_only
+                     else IsolationLevel.READ_UNCOMMITTED)
+        found = admin.list_offsets({TopicPartition(topic, p): OffsetSpec.latest()
+                                    for p in meta.partitions}, isolation_level=isolation,
+                                   request_timeout=timeout_s)
+        return {tp.partition: future.result(timeout=timeout_s).offset
+                for tp, future in sorted(found.items(), key=lambda item: item[0].partition)}
+    except KafkaException as exc:
+        raise _unreachable(exc) from None
 
 
 def partition_counts(topic: str, *, timeout_s: float = 10.0) -> dict[int, int]:
@@ -183,23 +206,33 @@ def produce(topic: str, messages: Iterable[tuple[bytes | None, bytes | None]],
     return deliveries.sent
 
 
-def read(topic: str, *, max_messages: int, timeout_s: float = 10.0) -> list[Record]:
+def read(topic: str, *, max_messages: int, timeout_s: float = 10.0,
+         committed_only: bool = True) -> list[Record]:
     """Read up to `max_messages` from the start of every partition, stopping at the end.
 
     Bounded three ways (count, end of topic, timeout) so a notebook cell
-    always returns.
+    always returns. A reader sees only committed transactions (`isolation.level`
+    read_committed, librdkafka's default) and ends at the last stable offset;
+    `committed_only=False` reads what aborted and open transactions wrote too,
+    to the high watermark. Either way the transactions' commit and abort
+    markers take offsets but are never delivered: a partition is at its end
+    when the consumer's position is, whatever the last message's offset.
     """
-    consumer = clients.consumer()
+    isolation = "read_committed" if committed_only else "read_uncommitted"
+    consumer = clients.consumer(**{"isolation.level": isolation})
     try:
         marks = _watermarks(consumer, topic, timeout_s)
         consumer.assign([TopicPartition(topic, p, low) for p, (low, _) in marks.items()])
-        ends = {p: high for p, (_, high) in marks.items()}
+        # A read_committed reader cannot pass an open transaction: its end is the LSO.
+        ends = (end_offsets(topic, committed_only=True, timeout_s=timeout_s) if committed_only
+                else {p: high for p, (_, high) in marks.items()})
         records: list[Record] = []
-        remaining = {p for p, (low, high) in marks.items() if high > low}
+        remaining = {p for p, (low, _) in marks.items() if ends[p] > low}
         deadline = time.monotonic() + timeout_s
         while remaining and len(records) < max_messages and time.monotonic() < deadline:
             msg = consumer.poll(0.2)
             if msg is None:
+                remaining -= _at_end(consumer, topic, remaining, ends)
                 continue
             if msg.error() is not None:
                 raise LabError(f"Reading {topic!r} failed: {msg.error().str()}",
@@ -215,12 +248,20 @@ def read(topic: str, *, max_messages: int, timeout_s: float = 10.0) -> list[Reco
         consumer.close()
 
 
-def read_all(topic: str, *, timeout_s: float = 60.0) -> list[Record]:
+def _at_end(consumer, topic: str, partitions: set[int], ends: dict[int, int]) -> set[int]:
+    """The partitions whose position has reached its end (past markers and aborted records)."""
+    positions = consumer.position([TopicPartition(topic, p) for p in partitions])
+    return {tp.partition for tp in positions if tp.offset >= ends[tp.partition]}
+
+
+def read_all(topic: str, *, timeout_s: float = 60.0, committed_only: bool = True
+             ) -> list[Record]:
     """The whole topic, ordered by (partition, offset).
 
     `read` interleaves partitions in no fixed order; sorting makes a topic's
     contents reproducible (each key's records stay in order, in one partition).
     """
-    records = read(topic, max_messages=10**9, timeout_s=timeout_s)
+    records = read(topic, max_messages=10**9, timeout_s=timeout_s,
+                   committed_only=committed_only)
     records.sort(key=lambda record: (record.partition, record.offset))
     return records

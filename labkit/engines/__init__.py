@@ -52,7 +52,8 @@ class Engine:
 ENGINES: dict[str, Engine] = {engine.name: engine for engine in (
     Engine("simple", "a confluent-kafka consumer loop; card windows in a dict", "simple",
            frozenset({"group", "partitions", "from_beginning", "until_end", "max_messages",
-                      "rebuild", "progress", "stopwatch", "latencies"})),
+                      "rebuild", "progress", "stopwatch", "latencies", "guarantee", "instance",
+                      "crash_in_batch", "members"})),
     Engine("flink", "a PyFlink DataStream job; card windows in Flink keyed state", "flink",
            frozenset({"group", "parallelism", "cluster", *_FLINK})),
     Engine("flink-sql", "Flink SQL OVER windows, all in the JVM; no dead letters, no Redis",

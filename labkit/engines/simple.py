@@ -9,14 +9,20 @@ each is timed: the benchmark's per-stage breakdown):
     produce   encode the feature records; send them and the dead letters
     redis     write each card's newest record, one pipeline (retried while Redis is down)
     acks      wait until the broker has acknowledged every record sent
-    commit    commit the offsets (asynchronously; the last one synchronously)
+    commit    commit the offsets
 
-Committing last makes the engine at-least-once: a crash or an outage before
-the commit re-reads the batch, so output records may repeat but none is lost,
-and Redis keeps each card's newest `feature_ts` however often one repeats.
+Where the commit goes relative to the write is the delivery guarantee
+(`guarantees`): by default at-least-once (commit last, asynchronously), so a
+crash or an outage before the commit re-reads the batch and output records may
+repeat, none is lost; exactly-once puts each batch's outputs and offsets in one
+Kafka transaction. Redis keeps each card's newest `feature_ts` however often a
+record repeats.
 
-The windows live in this process's memory, so on start the engine rebuilds
-them before it processes anything (`rebuild`): it replays what its group has
+A process is a member of its consumer group (`membership`): processes started
+with the same group share the partitions and take over a crashed member's.
+The windows live in the process's memory, per partition, so whenever the
+process receives partitions (at start, or in a rebalance) it rebuilds their
+windows before it processes them (`_rebuild`): it replays what the group has
 already processed into the windows, emitting nothing, starting where the
 broker's `offsets_for_times` puts `REBUILD_HORIZON_MS` of ingestion time
 before the last processed message. Without that, the first features after a
@@ -26,6 +32,8 @@ restart come from empty windows (notebook 06 shows both).
 from __future__ import annotations
 
 import gc
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -43,7 +51,7 @@ from ..instruments import Stopwatch
 from ..processing import DeadLetter, Source, check, update
 from ..runs import Outputs, RunOptions, RunReport, reconcile
 from ..sinks import RedisFeatureSink
-from ..topics import Deliveries
+from . import guarantees, membership
 
 __all__ = ["REBUILD_HORIZON_MS", "decode_only", "run"]
 
@@ -95,31 +103,6 @@ def _retrying(call: Callable[[], T], what: str) -> T:
             delay = min(delay * 2, 2.0)
 
 
-def _assign(consumer: Consumer, topic: str, partitions: list[int] | None, *,
-            from_beginning: bool) -> dict[int, tuple[int, int]]:
-    """Assign the partitions at the group's committed offsets (else their start or end).
-
-    Returns partition -> (start offset, end offset now): the bounds of a bounded run.
-    """
-    meta = consumer.list_topics(topic, timeout=10).topics[topic]
-    if meta.error is not None:
-        raise LabError(f"Cannot read topic {topic!r}: {meta.error.str()}",
-                       "check the name with `lk.topics.list_topics()`.")
-    chosen = sorted(meta.partitions) if partitions is None else sorted(partitions)
-    if unknown := set(chosen) - set(meta.partitions):
-        raise LabError(f"Topic {topic!r} has no partition {sorted(unknown)}.",
-                       f"pick from 0..{len(meta.partitions) - 1}.")
-    bounds = {}
-    wanted = [TopicPartition(topic, p) for p in chosen]
-    for tp in _retrying(lambda: consumer.committed(wanted, timeout=10),
-                        f"reading the group's committed offsets on {topic!r}"):
-        low, high = consumer.get_watermark_offsets(tp, timeout=10)
-        fallback = low if from_beginning else high
-        bounds[tp.partition] = (tp.offset if tp.offset >= 0 else fallback, high)
-    consumer.assign([TopicPartition(topic, p, start) for p, (start, _) in bounds.items()])
-    return bounds
-
-
 def _usable(msg: Message) -> bool:
     """True for a record; False for a transient broker event; LabError for anything else."""
     error = msg.error()
@@ -131,19 +114,18 @@ def _usable(msg: Message) -> bool:
                    "check the stack with `labkit stack status`.")
 
 
-def _batches(consumer: Consumer, bounds: dict[int, tuple[int, int]], *, until_end: bool,
-             max_messages: int | None, batch_size: int,
-             idle_timeout_s: float) -> Iterator[list[Message]]:
-    """Batches of records until every partition reaches its end bound (with `until_end`),
-    `max_messages` were read, or nothing arrives for `idle_timeout_s`.
+def _batches(consumer: Consumer, finished: Callable[[], bool], *, max_messages: int | None,
+             batch_size: int, idle_timeout_s: float,
+             idle: Callable[[], None] = lambda: None) -> Iterator[list[Message]]:
+    """Batches of records until `finished()`, `max_messages` were read, or nothing arrives
+    for `idle_timeout_s`; `idle()` after each wait that brought nothing.
 
     Wait for one message, then take whatever else is already fetched: under
     light load batches stay small (low latency), under heavy load they fill.
     """
-    next_offset = {partition: start for partition, (start, _) in bounds.items()}
     read = 0
     idle_since = time.monotonic()
-    while not (until_end and all(next_offset[p] >= end for p, (_, end) in bounds.items())):
+    while not finished():
         if max_messages is not None and read >= max_messages:
             return
         batch = consumer.consume(1, timeout=0.5)
@@ -153,11 +135,25 @@ def _batches(consumer: Consumer, bounds: dict[int, tuple[int, int]], *, until_en
         if not batch:
             if time.monotonic() - idle_since > idle_timeout_s:
                 return
+            idle()
             continue
         idle_since = time.monotonic()
+        read += len(batch)
+        yield batch
+
+
+def _read_to(consumer: Consumer, bounds: dict[int, tuple[int, int]], *, batch_size: int,
+             idle_timeout_s: float) -> Iterator[list[Message]]:
+    """Batches of an assigned consumer until every partition reaches its end bound."""
+    next_offset = {partition: start for partition, (start, _) in bounds.items()}
+
+    def finished() -> bool:
+        return all(next_offset[p] >= end for p, (_, end) in bounds.items())
+
+    for batch in _batches(consumer, finished, max_messages=None, batch_size=batch_size,
+                          idle_timeout_s=idle_timeout_s):
         for msg in batch:
             next_offset[msg.partition()] = msg.offset() + 1
-        read += len(batch)
         yield batch
 
 
@@ -170,14 +166,21 @@ def _decode(batch: list[Message], decode: Callable[[bytes], dict]) -> list[Check
     return checked
 
 
-def _update(checked: list[Checked], windows: Windows) -> tuple[list[Any], list[DeadLetter]]:
-    """Feature records (key, record) and dead letters of one batch, in message order."""
+def _update(checked: list[Checked], windows: dict[int, Windows]
+            ) -> tuple[list[Any], list[DeadLetter]]:
+    """Feature records (key, record) and dead letters of one batch, in message order.
+
+    `windows` holds each partition's card windows: a card's messages are all in
+    one partition, so a partition that moves to another process takes its
+    cards' windows with it (the new owner rebuilds them).
+    """
     features, letters = [], []
     for key, value, source, txn in checked:
         if isinstance(txn, DeadLetter):
             letters.append(txn)
             continue
-        windows[key], out = update(windows.get(key), key, value, txn, source)
+        cards = windows[source.partition]
+        cards[key], out = update(cards.get(key), key, value, txn, source)
         if isinstance(out, DeadLetter):
             letters.append(out)
         else:
@@ -185,14 +188,15 @@ def _update(checked: list[Checked], windows: Windows) -> tuple[list[Any], list[D
     return features, letters
 
 
-def _rebuild(topic: str, bounds: dict[int, tuple[int, int]],
-             decode: Callable[[bytes], dict]) -> Windows:
-    """The card windows as they were at the committed offsets, replayed from Kafka."""
-    windows: Windows = {}
+def _rebuild(topic: str, starts: dict[int, int],
+             decode: Callable[[bytes], dict]) -> dict[int, Windows]:
+    """Each partition's card windows as they were at its start (the committed offset),
+    replayed from Kafka: what the process that processed them last had in memory."""
+    windows: dict[int, Windows] = {partition: {} for partition in starts}
     replayer = clients.consumer()
     try:
         replay = {}
-        for partition, (committed, _) in bounds.items():
+        for partition, committed in starts.items():
             low, _high = replayer.get_watermark_offsets(TopicPartition(topic, partition),
                                                         timeout=10)
             if committed > low:
@@ -200,8 +204,7 @@ def _rebuild(topic: str, bounds: dict[int, tuple[int, int]],
                                      committed)
         if replay:
             replayer.assign([TopicPartition(topic, p, start) for p, (start, _) in replay.items()])
-            for batch in _batches(replayer, replay, until_end=True, max_messages=None,
-                                  batch_size=5000, idle_timeout_s=30.0):
+            for batch in _read_to(replayer, replay, batch_size=5000, idle_timeout_s=30.0):
                 # A batch can run past the committed offset: those are not processed yet.
                 done = [msg for msg in batch if msg.offset() < replay[msg.partition()][1]]
                 _update(_decode(done, decode), windows)
@@ -251,67 +254,159 @@ def _fewer_collections() -> Iterator[None]:
         gc.set_threshold(*before)
 
 
-def run(topic: str, options: RunOptions) -> RunReport:
-    """Process `topic` (or just `options.partitions` of it) and return the reconciliation.
+@contextmanager
+def _sigterm_stops() -> Iterator[Callable[[], bool]]:
+    """SIGTERM ends the run after the batch in flight: committed, and the group left cleanly
+    (its partitions move at once; a SIGKILLed process holds them for `SESSION_TIMEOUT_MS`).
 
-    With `options.until_end`, stop at the end offsets seen at start; else after
-    `options.max_messages`, or `OUTAGE_TIMEOUT_S` without messages. Several
-    processes can share a topic in one group by taking disjoint `partitions`.
+    Python handles signals in the main thread only; elsewhere SIGTERM keeps its default.
     """
-    outputs = Outputs(topic, options.tag)
-    outputs.create_topics()
-    encode = serde.make_encoder("confluent", schema="features.v1", topic=outputs.features)
-    decode = serde.ConfluentDecoder()
-    sink = RedisFeatureSink(key_prefix=outputs.redis_prefix)
-    consumer = clients.consumer(group_id=options.group or outputs.group("simple"))
-    deliveries = Deliveries()
-    stopwatch, latencies = options.stopwatch or Stopwatch(), options.latencies
-    done: dict[int, int] = {}
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    asked = threading.Event()
+    before = signal.signal(signal.SIGTERM, lambda _signum, _frame: asked.set())
     try:
-        bounds = _assign(consumer, topic, options.partitions,
-                         from_beginning=options.from_beginning)
-        windows = _rebuild(topic, bounds, decode) if options.rebuild else {}
-        total = options.max_messages or sum(end - start for start, end in bounds.values())
-        with _fewer_collections(), Progress(disable=not options.progress) as bar:
-            task = bar.add_task(f"simple engine on {topic}", total=total)
-            stopwatch.start()
-            for batch in _batches(consumer, bounds, until_end=options.until_end,
-                                  max_messages=options.max_messages, batch_size=BATCH_SIZE,
-                                  idle_timeout_s=OUTAGE_TIMEOUT_S):
-                stopwatch.lap("consume")
-                received_s = time.time()
-                # Retried as a whole: only a registry outage (an unknown writer schema id
-                # while the registry is away) can fail it, and decoding changes nothing.
-                checked = _retrying(partial(_decode, batch, decode), "decoding a batch")
-                stopwatch.lap("decode")
-                features, letters = _update(checked, windows)
-                stopwatch.lap("features")
-                for key, record in features:
-                    deliveries.send(outputs.features, key, encode(record))
-                for letter in letters:
-                    deliveries.send(outputs.dlq, letter.key, letter.value, letter.headers())
-                stopwatch.lap("produce")
-                _retrying(partial(sink.write_latest, [record for _, record in features]),
-                          "writing features to Redis")
-                if latencies is not None:
-                    latencies.record(received_s, [msg.timestamp()[1] for msg in batch])
-                stopwatch.lap("redis")
-                # Raises before the commit below: an unacknowledged batch is re-read.
-                deliveries.confirm(timeout_s=OUTAGE_TIMEOUT_S,
-                                   what="feature records and dead letters")
-                stopwatch.lap("acks")
-                # Asynchronous: the next batch need not wait for the broker's answer. A commit
-                # that fails or is lost to a crash only means more is read again.
-                done.update((msg.partition(), msg.offset() + 1) for msg in batch)
-                consumer.commit(offsets=_offsets(topic, done), asynchronous=True)
-                stopwatch.lap("commit")
-                bar.advance(task, len(batch))
-        if done:  # the last position, synchronously: durable when the run returns
-            _retrying(partial(consumer.commit, offsets=_offsets(topic, done),
-                              asynchronous=False), "committing offsets")
+        yield asked.is_set
     finally:
-        consumer.close()
-    return reconcile("simple", outputs)
+        signal.signal(signal.SIGTERM, before)
+
+
+class _Process:
+    """One engine process's state between batches: its outputs, its delivery guarantee,
+    and the card windows and next offsets of the partitions it owns now."""
+
+    def __init__(self, topic: str, options: RunOptions, consumer: Consumer, group: str) -> None:
+        self.topic, self.options = topic, options
+        self.outputs = Outputs(topic, options.tag)
+        self.encode = serde.make_encoder("confluent", schema="features.v1",
+                                         topic=self.outputs.features)
+        self.decode = serde.ConfluentDecoder()
+        self.sink = RedisFeatureSink(key_prefix=self.outputs.redis_prefix)
+        self.guarantee = guarantees.make(options.guarantee, consumer,
+                                         crash=guarantees.CrashPoint(options.crash_in_batch),
+                                         transactional_id=f"{group}-{options.instance}")
+        self.stopwatch = options.stopwatch or Stopwatch()
+        self.windows: dict[int, Windows] = {}
+        self.done: dict[int, int] = {}  # partition -> next offset to process
+        self.held: dict[int, tuple[Windows, int]] = {}  # lost partitions: windows, offset
+
+    def assigned(self, starts: dict[int, int]) -> dict[int, int]:
+        """New partitions, at the group's committed offsets: their windows, rebuilt before
+        any message is processed. Returns where to start reading each.
+
+        A partition this process lost (its session lapsed, say in a broker restart) and
+        gets back is resumed where the process was, with the windows it kept, if the
+        group's offset is not ahead of that: the process had written everything up to
+        there, while commits sent during the outage may never have arrived.
+        """
+        resumed = {p: start for p, start in starts.items()
+                   if p in self.held and start <= self.held[p][1]}
+        for partition in resumed:
+            self.windows[partition], starts[partition] = self.held[partition]
+        self.held.clear()
+        fresh = {p: start for p, start in starts.items() if p not in resumed}
+        self.windows.update(_rebuild(self.topic, fresh, self.decode) if self.options.rebuild
+                            else {partition: {} for partition in fresh})
+        self.done.update(starts)
+        return starts
+
+    def revoked(self, partitions: list[int], lost: bool) -> None:
+        """Partitions leaving: commit what was processed and forget their windows; lost
+        ones (another member may own them already) are kept aside, uncommitted."""
+        if lost:
+            self.held.update((p, (self.windows[p], self.done[p]))
+                             for p in partitions if p in self.done)
+        else:
+            self.commit_now({p: self.done[p] for p in partitions if p in self.done})
+        for partition in partitions:
+            self.windows.pop(partition, None)
+            self.done.pop(partition, None)
+
+    def commit_now(self, done: dict[int, int]) -> None:
+        _retrying(partial(self.guarantee.commit_now, _offsets(self.topic, done)),
+                  "committing offsets")
+
+    def process(self, batch: list[Message]) -> None:
+        """One batch through every stage, its write and its commit ordered by the guarantee."""
+        stopwatch, guarantee, outputs = self.stopwatch, self.guarantee, self.outputs
+        received_s = time.time()
+        after = {**self.done, **{msg.partition(): msg.offset() + 1 for msg in batch}}
+        offsets = _offsets(self.topic, after)
+        guarantee.begin(offsets, len(batch))
+        try:
+            # Retried as a whole: only a registry outage (an unknown writer schema id while
+            # the registry is away) can fail it, and decoding changes nothing.
+            checked = _retrying(partial(_decode, batch, self.decode), "decoding a batch")
+            stopwatch.lap("decode")
+            features, letters = _update(checked, self.windows)
+            stopwatch.lap("features")
+            for key, record in features:
+                guarantee.send(outputs.features, key, self.encode(record))
+            for letter in letters:
+                guarantee.send(outputs.dlq, letter.key, letter.value, letter.headers())
+            stopwatch.lap("produce")
+            _retrying(partial(self.sink.write_latest, [record for _, record in features]),
+                      "writing features to Redis")
+            if self.options.latencies is not None:
+                self.options.latencies.record(received_s, [msg.timestamp()[1] for msg in batch])
+            stopwatch.lap("redis")
+            guarantee.confirm()
+            stopwatch.lap("acks")
+            guarantee.commit(offsets, len(batch))
+            stopwatch.lap("commit")
+        except BaseException:
+            guarantee.abort()
+            raise
+        self.done.update(after)
+
+
+def run(topic: str, options: RunOptions) -> RunReport:
+    """Process `topic` as a member of its consumer group (or just `options.partitions` of
+    it) and return the reconciliation.
+
+    With `options.until_end`, stop once the group has processed the end offsets
+    seen at start; else after `options.max_messages`, `OUTAGE_TIMEOUT_S` without
+    messages, or SIGTERM. `options.guarantee` orders each batch's write and
+    commit (`guarantees`); processes started with the same group share the
+    partitions (`membership`), and need an `instance` each for exactly-once.
+    """
+    if options.members is not None and options.partitions is not None:
+        raise LabError("Waiting for group members (--members) needs group membership, and "
+                       "--only assigns fixed partitions.", "drop one of the two.")
+    Outputs(topic, options.tag).create_topics()
+    group = options.group or Outputs(topic, options.tag).group("simple")
+    consumer = clients.consumer(group_id=group, **{"client.id": f"simple-{options.instance}"},
+                                **membership.consumer_settings(
+                                    from_beginning=options.from_beginning))
+    members = (membership.Fixed(consumer, topic, options.partitions,
+                                from_beginning=options.from_beginning)
+               if options.partitions is not None else
+               membership.Group(consumer, topic, group, from_beginning=options.from_beginning,
+                                members=options.members))
+    try:
+        engine = _Process(topic, options, consumer, group)
+        members.start(engine.assigned, engine.revoked)
+        with (_fewer_collections(), _sigterm_stops() as stopping,
+              Progress(disable=not options.progress) as bar):
+            task = bar.add_task(f"simple engine on {topic}",
+                                total=options.max_messages or members.backlog())
+            engine.stopwatch.start()
+            for batch in _batches(consumer, lambda: stopping() or (
+                    options.until_end and members.finished(engine.done)),
+                    max_messages=options.max_messages, batch_size=BATCH_SIZE,
+                    idle_timeout_s=OUTAGE_TIMEOUT_S, idle=engine.guarantee.commit_pending):
+                engine.stopwatch.lap("consume")
+                # A rebalance inside `consume` may have taken some of these partitions away.
+                batch = [msg for msg in batch if msg.partition() in members.owned]
+                if batch:
+                    engine.process(batch)
+                    bar.advance(task, len(batch))
+        if not members.all_committed:  # the last position, durable when the run returns
+            engine.commit_now(engine.done)
+    finally:
+        members.close()  # a group member leaves the group: its partitions move at once
+    return reconcile("simple", engine.outputs, transactional=engine.guarantee.transactional)
 
 
 def decode_only(topic: str, *, partitions: list[int] | None = None,
@@ -322,19 +417,21 @@ def decode_only(topic: str, *, partitions: list[int] | None = None,
     Reads `topic` from the beginning to its end offsets; returns how many messages it read.
     """
     decode = serde.ConfluentDecoder()
-    consumer = clients.consumer()  # a fresh group: read everything, commit nothing
+    # A fresh group: read everything, commit nothing.
+    fixed = membership.Fixed(clients.consumer(), topic, partitions, from_beginning=True)
     stopwatch = stopwatch or Stopwatch()
     read = 0
     try:
-        bounds = _assign(consumer, topic, partitions, from_beginning=True)
+        fixed.start(lambda starts: starts, lambda _partitions, _lost: None)  # nothing to rebuild
+        bounds = {p: (start, fixed.ends[p]) for p, start in fixed.starts.items()}
         with _fewer_collections():
             stopwatch.start()
-            for batch in _batches(consumer, bounds, until_end=True, max_messages=None,
-                                  batch_size=BATCH_SIZE, idle_timeout_s=30.0):
+            for batch in _read_to(fixed.consumer, bounds, batch_size=BATCH_SIZE,
+                                  idle_timeout_s=30.0):
                 stopwatch.lap("consume")
                 _decode(batch, decode)
                 stopwatch.lap("decode")
                 read += len(batch)
     finally:
-        consumer.close()
+        fixed.close()
     return read

@@ -20,4 +20,4 @@ def test_the_engine_output_is_in_a_log_file_and_readable_as_stdout():
     assert engine.wait(timeout=120) == 0
     output = engine.stdout.read()
     assert "input 200 = feature records 200" in output
-    assert (get_settings().log_dir / f"engine-{topic}.out.log").read_text() == output
+    assert (get_settings().log_dir / f"engine-{topic}.out-0.log").read_text() == output

@@ -23,7 +23,7 @@ LAYERS = {
     "core": ["errors", "features", "processing"],
     "foundation": ["settings", "polling", "instruments", "verdicts"],
     "stack": ["stack"],
-    "clients": ["clients", "topics", "schemas"],
+    "clients": ["clients", "topics", "schemas", "groups"],
     "serde": ["serde"],
     "data": ["generate", "compat"],
     "sinks": ["sinks", "encodings"],
