@@ -8,17 +8,33 @@ LABKIT := $(BIN)/labkit
 # Jupyter refuses to run as root unless told; containers and CI machines often are root.
 AS_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test notebooks bench check setup system venv jvm up doctor down status reset lint
+.PHONY: lab test notebooks bench check setup system browser venv jvm up doctor down status reset \
+        lint jupyter
 
 # PROFILE=core leaves out the standalone Flink cluster (less memory; notebook 06 needs it).
 PROFILE ?= flink
 
+# The JupyterLab server learners get, in one place: `make lab` runs it, and so does the
+# browser test (tests/integration/test_browser.py, through `make jupyter`) with its own
+# JUPYTER_ROOT (a copy of the notebook) and JUPYTER_ARGS (a free port, --no-browser).
+JUPYTER_ROOT ?= notebooks
+JUPYTER_ARGS ?=
+JUPYTER_LAB = $(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=$(JUPYTER_ROOT) \
+              $(AS_ROOT) $(JUPYTER_ARGS)
+# The browser test drives Debian's Chromium (never a browser download of Playwright's own);
+# exported, so the test launches the same binary this Makefile checks.
+LAB_CHROMIUM ?= /usr/bin/chromium
+export LAB_CHROMIUM
+
 lab: setup  ## check the machine, start the stack and open JupyterLab (the stack stays up: `make down`)
 	$(LABKIT) doctor --profile $(PROFILE)
 	$(LABKIT) stack up --profile $(PROFILE)
-	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=notebooks $(AS_ROOT)
+	$(JUPYTER_LAB)
 
-test: setup lint  ## unit + integration + notebook tests; starts (and then stops) the stack as needed
+jupyter:  ## only JupyterLab, as `make lab` opens it (no setup, no stack: the browser test runs this)
+	$(JUPYTER_LAB)
+
+test: setup browser lint  ## unit + integration + notebook tests; starts (and then stops) the stack as needed
 	$(BIN)/python -m pytest
 
 notebooks: setup  ## re-execute every notebook in place against the live stack (outputs come from here)
@@ -49,6 +65,17 @@ system:  ## Debian packages the embedded stack runs on, installed only when miss
 	        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	    else \
 	        echo "Missing:$$missing. Install them (e.g. sudo apt-get install$$missing, or use environment.yml with conda), then run make again."; \
+	        exit 1; \
+	    fi; \
+	fi
+
+browser:  ## Debian's Chromium for the browser test (make test), installed only when missing
+	@if [ ! -x "$(LAB_CHROMIUM)" ]; then \
+	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	        echo "installing: chromium"; \
+	        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	    else \
+	        echo "Missing: $(LAB_CHROMIUM) (the browser test drives it). Install it (e.g. sudo apt-get install chromium), or run make test LAB_CHROMIUM=/path/to/chromium."; \
 	        exit 1; \
 	    fi; \
 	fi

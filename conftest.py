@@ -3,9 +3,19 @@
 Unit tests need nothing. If the run collects an integration test or a
 notebook, the stack is brought up first (services already running are reused
 and left running) and exactly the processes started here are stopped at the end.
+
+Also `labkit_wheel` and `wheel_venv`: the project's wheel, built once per run,
+and a venv that has labkit from that wheel only, for the tests that need labkit
+somewhere the source tree is not.
 """
 
 from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
 
 import pytest
 
@@ -32,3 +42,55 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _started:
         stack.down(only=list(_started))
         _started.clear()
+
+
+@pytest.fixture(scope="session")
+def labkit_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project's wheel, built from a copy of the project files (no build/ or
+    egg-info lands in the repo).
+
+    With build isolation, as `pip install .` builds: pip fetches the declared backend
+    (setuptools>=68) from the package index or its cache. The venv's own setuptools
+    (from `python -m venv`) cannot build a wheel without the `wheel` package, which
+    the dev extras do not install.
+    """
+    root = Path(__file__).resolve().parent
+    source = tmp_path_factory.mktemp("wheel-source")
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(root / name, source / name)
+    shutil.copytree(root / "labkit", source / "labkit",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    dist = tmp_path_factory.mktemp("wheel-dist")
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
+                            "--disable-pip-version-check", "-q", "-w", str(dist), str(source)],
+                           capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stdout + built.stderr
+    [wheel] = dist.glob("labkit-*.whl")
+    return wheel
+
+
+@pytest.fixture(scope="session")
+def wheel_venv(tmp_path_factory: pytest.TempPathFactory, labkit_wheel: Path) -> Path:
+    """A venv with labkit installed from `labkit_wheel` alone (its bin/python imports
+    labkit from there, never from the source tree).
+
+    Its dependencies are this venv's site-packages, added as a plain path entry (a
+    `.pth` line): .pth files inside that folder are not processed, so the editable
+    install of the source tree is not on the path. Installing the pinned
+    dependencies afresh would download and unpack about 1 GB (PyFlink, Beam) and take
+    over a minute; tests/unit/test_wheel.py checks instead that the wheel declares
+    every package labkit imports, pinned to the versions used here.
+    """
+    venv = tmp_path_factory.mktemp("wheel-venv") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    installed = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install",
+                                "--no-deps", "--disable-pip-version-check", "-q",
+                                str(labkit_wheel)], capture_output=True, text=True, timeout=300)
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    purelib = subprocess.run([str(python), "-c", "import sysconfig; "
+                              "print(sysconfig.get_paths()['purelib'])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    deps = dict.fromkeys(sysconfig.get_paths()[key] for key in ("purelib", "platlib"))
+    (Path(purelib) / "labkit_test_deps.pth").write_text("".join(f"{path}\n" for path in deps))
+    return venv

@@ -3,16 +3,22 @@
 What each engine name measures (on a topic produced beforehand, so producing
 is never part of the time):
 
-    ceiling    the simple engine's consume loop and decoder with nothing after
-               them: the practical upper bound of a Python engine in this layout
-    simple     the simple engine end to end: Kafka -> features -> Redis + feature log
-    flink      the PyFlink DataStream job (mini-cluster, or the standalone cluster)
-    flink-sql  the Table API variant: the windowed aggregates computed in the JVM
+    ceiling      the simple engine's consume loop and decoder with nothing after
+                 them: the practical upper bound of a Python engine in this layout
+    passthrough  the ceiling plus encoding a feature-log record per message and
+                 producing it: the serialization floor any Python engine of this
+                 contract pays (no features, no Redis)
+    simple       the simple engine end to end: Kafka -> features -> Redis + feature log
+    flink        the PyFlink DataStream job (mini-cluster, or the standalone cluster)
+    flink-sql    the Table API variant: the windowed aggregates computed in the JVM
 
 `wall_s` is the whole call, start-up included (a Flink job spends seconds
 starting). `loop_s`, where the engine can tell, is the time spent in its
-message loop; `events_per_s` uses it when known, else `wall_s`. Numbers are
-this machine at this moment: for comparing engines within one run, never for
+message loop; `events_per_s` uses it when known, else `wall_s`. Every engine
+that writes a feature log also gets `startup_s` (from the call to its first
+feature record) and `steady_per_s` (feature records per second from its first
+to its last), read from the log's broker append times. Numbers are this
+machine at this moment: for comparing engines within one run, never for
 asserting in tests.
 """
 
@@ -35,18 +41,20 @@ from . import conditions, engines, generate, serde, topics
 from .engines import flink_sql, simple
 from .errors import LabError
 from .instruments import Latencies, Stopwatch, percentiles
-from .runs import Outputs, RunOptions
+from .runs import Outputs, RunOptions, reconcile
 from .settings import get_settings
 
-__all__ = ["CLAIMS", "ENGINES", "Result", "end_to_end_ms", "flink_latency", "latency", "report",
-           "run", "save", "scale_out", "suite", "workload"]
+__all__ = ["CLAIMS", "ENGINES", "FLOORS", "Result", "end_to_end_ms", "flink_latency", "latency",
+           "output_pace", "report", "run", "save", "scale_out", "suite", "workload"]
 
-# The ceiling is a measurement, not an engine: the simple engine's consume loop and
-# decoder with nothing after them. It writes nothing, and takes only a share of the
-# partitions (and the stopwatch that times it).
-CEILING = "ceiling"
-CEILING_TAKES = frozenset({"partitions", "stopwatch"})
-ENGINES = (CEILING, *engines.ENGINES)
+# The floors are measurements, not engines: the simple engine's consume loop and decoder
+# with nothing after them (the ceiling), or with only the feature log's encoding and
+# produce after them (passthrough). They take only a share of the partitions and the
+# stopwatch that times them; passthrough's tag names the topic it writes.
+CEILING, PASSTHROUGH = "ceiling", "passthrough"
+FLOORS = {CEILING: frozenset({"partitions", "stopwatch"}),
+          PASSTHROUGH: frozenset({"partitions", "stopwatch", "tag"})}
+ENGINES = (*FLOORS, *engines.ENGINES)
 # The original write-up's throughput claims, in events per second, as quoted in
 # problems/README.md ("The performance claims"): what notebook 05 measures.
 CLAIMS = {"simple": 10_000, "flink": 100_000}
@@ -69,6 +77,9 @@ class Result:
     guarantee: str = ""  # the simple engine's delivery guarantee ("" for other engines)
     stages_s: dict[str, float] = field(default_factory=dict)
     latency_ms: dict[str, dict[str, float]] = field(default_factory=dict)
+    startup_s: float | None = None  # from the call to the first feature record
+    steady_per_s: float | None = None  # feature records/s, first to last (`output_pace`)
+    breakdown_ms: dict[str, dict[str, float]] = field(default_factory=dict)  # latency stages
     pinned: bool = False  # latency runs: engine and load generator on separate cores
     alongside: dict[str, float] = field(default_factory=dict)  # latency runs: CPU s per process
     started_at: float = 0.0  # epoch seconds when the message loop began (scale-out sums)
@@ -83,6 +94,8 @@ class Result:
         data = asdict(self)
         del data["latencies"]
         data["events_per_s"] = round(self.events_per_s)
+        if self.steady_per_s is not None:
+            data["steady_per_s"] = round(self.steady_per_s)
         return data
 
 
@@ -111,19 +124,56 @@ def _consumed(topic: str, partitions: list[int] | None) -> int:
     return sum(counts[partition] for partition in partitions)
 
 
-def _measure(engine: str, topic: str, options: RunOptions) -> Result:
-    """One run of `engine`, timed whole and, where the engine has a stopwatch, per stage."""
-    began = time.perf_counter()
+def output_pace(feature_log: str, started_at: float, records: int
+                ) -> tuple[float | None, float | None]:
+    """(start-up seconds, steady feature records per second) of a run that began at
+    `started_at` (epoch s) and wrote `records` feature records to `feature_log`.
+
+    Start-up is the call's start to the first record's broker append time;
+    steady is the records after the first over the span to the last one
+    (notebook 05's exercises define it so). Feature logs use LogAppendTime, so
+    these are when the records became available, whatever the engine stamped.
+    """
+    span = topics.timestamp_span(feature_log)
+    if span is None:
+        return None, None
+    first_ms, last_ms = span
+    startup_s = round(first_ms / 1000 - started_at, 3)
+    if last_ms <= first_ms or records < 2:
+        return startup_s, None
+    return startup_s, (records - 1) / ((last_ms - first_ms) / 1000)
+
+
+def _feature_log(engine: str, topic: str, tag: str) -> str | None:
     if engine == CEILING:
-        events = simple.decode_only(topic, partitions=options.partitions,
-                                    stopwatch=options.stopwatch)
+        return None
+    return (flink_sql.sql_outputs(topic, tag) if engine == "flink-sql"
+            else Outputs(topic, tag)).features
+
+
+def _measure(engine: str, topic: str, options: RunOptions) -> Result:
+    """One run of `engine`, timed whole and, where the engine has a stopwatch, per stage;
+    its start-up and steady pace from its feature log."""
+    started_at, began = time.time(), time.perf_counter()
+    if engine == CEILING:
+        events = records = simple.decode_only(topic, partitions=options.partitions,
+                                              stopwatch=options.stopwatch)
+    elif engine == PASSTHROUGH:
+        events = simple.passthrough(topic, Outputs(topic, options.tag),
+                                    partitions=options.partitions, stopwatch=options.stopwatch)
+        records = topics.count(Outputs(topic, options.tag).features)
     else:
-        engines.get(engine).run(topic, options)
+        records = engines.get(engine).run(topic, options).feature_records
         events = _consumed(topic, options.partitions)
     wall_s = time.perf_counter() - began
     if options.stopwatch is None:  # Flink does not tell its loop time apart
-        return Result(engine, events, round(wall_s, 3), parallelism=options.parallelism)
-    return _stopwatch_result(engine, events, wall_s, options.stopwatch)
+        result = Result(engine, events, round(wall_s, 3), parallelism=options.parallelism)
+    else:
+        result = _stopwatch_result(engine, events, wall_s, options.stopwatch)
+    feature_log = _feature_log(engine, topic, options.tag)
+    if feature_log is not None:
+        result.startup_s, result.steady_per_s = output_pace(feature_log, started_at, records)
+    return result
 
 
 def run(engine: str, *, events: int | None = None, topic: str | None = None,
@@ -138,9 +188,9 @@ def run(engine: str, *, events: int | None = None, topic: str | None = None,
     engines. An option the engine does not take is refused (a LabError), before
     any workload is made.
     """
-    if engine == CEILING:
-        takes = CEILING_TAKES | ({"tag"} if tag is None else set())  # its tag names nothing
-        check = partial(engines.refuse_options, "the ceiling", takes)
+    if engine in FLOORS:
+        takes = FLOORS[engine] | ({"tag"} if tag is None else set())  # the ceiling's: nothing
+        check = partial(engines.refuse_options, f"the {engine} floor", takes)
     else:
         takes = engines.get(engine).takes
         check = engines.get(engine).check
@@ -177,7 +227,7 @@ def scale_out(topic: str, *, processes: int = 2, guarantee: str = "at-least-once
         raise LabError(f"{topic!r} has {partitions} partition(s) for {processes} processes.",
                        "give the workload at least one partition per process.")
     tag = f".scale-{processes}-{topics.run_id()}"
-    began = time.perf_counter()
+    started_at, began = time.time(), time.perf_counter()
     children = [subprocess.Popen(
         [sys.executable, "-m", "labkit", "bench", "--engine", "simple", "--topic", topic,
          "--tag", tag, "--members", str(processes), "--instance", str(i),
@@ -185,9 +235,14 @@ def scale_out(topic: str, *, processes: int = 2, guarantee: str = "at-least-once
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(processes)]
     parts = [_child_result(child) for child in children]
     first, last = min(p["started_at"] for p in parts), max(p["finished_at"] for p in parts)
-    return Result("simple", topics.count(topic), round(time.perf_counter() - began, 3),
-                  round(last - first, 3), partitions=partitions, processes=processes,
-                  tag=tag, guarantee=guarantee, started_at=first, finished_at=last)
+    result = Result("simple", topics.count(topic), round(time.perf_counter() - began, 3),
+                    round(last - first, 3), partitions=partitions, processes=processes,
+                    tag=tag, guarantee=guarantee, started_at=first, finished_at=last)
+    outputs = Outputs(topic, tag)
+    records = reconcile("simple", outputs,
+                        transactional=guarantee == "exactly-once").feature_records
+    result.startup_s, result.steady_per_s = output_pace(outputs.features, started_at, records)
+    return result
 
 
 def _child_result(child: subprocess.Popen) -> dict:
@@ -267,13 +322,13 @@ def latency(*, rate: float = 5_000, seconds: float = 6, partitions: int = 2,
                         max_messages=events, stopwatch=stopwatch, latencies=latencies)
     finally:
         _finish_load(producer)
-    warm = int(rate)
-    steady = Latencies(latencies.processing_ms[warm:], latencies.end_to_end_ms[warm:])
+    steady = latencies.since(int(rate))
     result = _stopwatch_result("simple", len(latencies.processing_ms),
                                time.perf_counter() - began, stopwatch, partitions=partitions,
                                rate=rate, latencies=steady, pinned=pin)
     result.latency_ms = {"processing": percentiles(steady.processing_ms),
                          "end_to_end": percentiles(steady.end_to_end_ms)}
+    result.breakdown_ms = steady.breakdown()
     result.alongside = {what: seconds for what, _pid, seconds in
                         conditions.busiest(cpu_before, conditions.cpu_ticks(), top=4)}
     return result
@@ -364,12 +419,13 @@ def flink_latency(engine: str = "flink", *, rate: float = 500, seconds: float = 
 
 
 def suite(*, sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000),
-          flink_sizes: tuple[int, ...] = (10_000, 100_000), partitions: int = 2,
+          flink_sizes: tuple[int, ...] = (100_000, 1_000_000), partitions: int = 2,
           progress: bool = False, show: Callable[[Result], None] = lambda _r: None
           ) -> list[Result]:
-    """Every engine over growing workloads, Flink at parallelism 1 and 2, the simple engine
-    at-least-once and exactly-once, scale-out, latency (the simple engine unpinned and
-    pinned, the Flink engines at a lower load).
+    """Every engine over growing workloads: the floors, the simple engine at-least-once
+    and exactly-once, scale-out, the Flink engines at parallelism 1 and 2 (on the
+    workloads of `flink_sizes`: at 10K events a Flink run is all start-up); then
+    latency (the simple engine unpinned and pinned, the Flink engines at a lower load).
 
     One workload per size, shared by all engines (each writes its own outputs).
     `show` sees each result as soon as it is measured.
@@ -383,11 +439,12 @@ def suite(*, sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000),
     for events in sizes:
         topic = workload(events, partitions=partitions, progress=progress)
         keep(run("ceiling", topic=topic))
+        keep(run("passthrough", topic=topic))
         keep(run("simple", topic=topic, progress=progress))
         keep(run("simple", topic=topic, guarantee="exactly-once", progress=progress))
         keep(scale_out(topic, processes=partitions))
         if events in flink_sizes:
-            for engine in ("flink", "flink-sql"):
+            for engine in ("flink", "flink-jvm", "flink-sql"):
                 for parallelism in (1, 2):
                     keep(run(engine, topic=topic, parallelism=parallelism))
     keep(latency())
@@ -433,30 +490,41 @@ def report(folder: Path | None = None) -> str:
              "| engine (`labkit bench --engine …`) | " + " | ".join(map(_events, sizes)) + " |",
              "|---|" + "---|" * len(sizes)]
     for label, match in _REPORT_ROWS:
-        cells = [" / ".join(_rate(row) for row in rows if match(row) and row["events"] == size
+        cells = [" / ".join(_pace(row) for row in rows if match(row) and row["events"] == size
                             and row["rate"] is None) or "-" for size in sizes]
         if any(cell != "-" for cell in cells):
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    lines += ["", *_latency_lines(rows)]
+    lines += ["", *_share_lines(rows, sizes), *_startup_lines(rows), *_latency_lines(rows)]
     return "\n".join(lines)
 
 
+def _is_simple(row: dict, processes: int = 1, guarantee: str = "at-least-once") -> bool:
+    return (row["engine"] == "simple" and row["processes"] == processes
+            and (row.get("guarantee") or "at-least-once") == guarantee)
+
+
+def _is_flink(engine: str, parallelism: int) -> Callable[[dict], bool]:
+    return lambda row: row["engine"] == engine and row["parallelism"] == parallelism
+
+
+# Each row's label and which results it shows. A cell is "whole run · steady state"
+# (`_pace`); the floors have no start-up to leave out, so one figure.
 _REPORT_ROWS: list[tuple[str, Callable[[dict], bool]]] = [
     ("`ceiling`: consume + Avro decode only", lambda r: r["engine"] == CEILING),
-    ("`simple`: the whole pipeline, one process",
-     lambda r: r["engine"] == "simple" and r["processes"] == 1
-     and r.get("guarantee") != "exactly-once"),
+    ("`passthrough`: the ceiling + encode and produce a feature record per event",
+     lambda r: r["engine"] == PASSTHROUGH),
+    ("`simple`: the whole pipeline, one process", _is_simple),
     ("`simple`, exactly-once (`--guarantee exactly-once`): one Kafka transaction per batch",
-     lambda r: r["engine"] == "simple" and r.get("guarantee") == "exactly-once"),
-    ("`simple`, two processes (`--processes 2`)",
-     lambda r: r["engine"] == "simple" and r["processes"] == 2),
-    ("`flink`: PyFlink DataStream, parallelism 1 / 2 (start-up included)",
-     lambda r: r["engine"] == "flink"),
-    ("`flink-sql`: Flink SQL OVER windows, parallelism 1 / 2 (start-up included)",
-     lambda r: r["engine"] == "flink-sql"),
+     lambda r: _is_simple(r, guarantee="exactly-once")),
+    ("`simple`, two processes (`--processes 2`)", lambda r: _is_simple(r, processes=2)),
+    ("`flink`: PyFlink DataStream, parallelism 1", _is_flink("flink", 1)),
+    ("`flink`, parallelism 2", _is_flink("flink", 2)),
+    ("`flink-jvm`: the same job, Avro decoded in the JVM, parallelism 1",
+     _is_flink("flink-jvm", 1)),
+    ("`flink-jvm`, parallelism 2", _is_flink("flink-jvm", 2)),
+    ("`flink-sql`: Flink SQL OVER windows, parallelism 1", _is_flink("flink-sql", 1)),
+    ("`flink-sql`, parallelism 2", _is_flink("flink-sql", 2)),
 ]
-
-
 def _newest_run() -> Path:
     runs = sorted(p.parent for p in (get_settings().home / "bench").glob("*/results.json"))
     if not runs:
@@ -485,16 +553,68 @@ def _report_header(folder: Path, measured_under: dict) -> str:
             f"{versions.get('apache-flink', '?')}, Redis "
             f"{services.get('redis', {}).get('version', '?')}, Python "
             f"{versions.get('python', '?')}; Redis held {before.get('redis_keys')} keys, "
-            f"append-only file {before.get('redis_aof_mb')} MB.")
+            f"append-only file {before.get('redis_aof_mb')} MB." + _memory_sentence(
+                services, after.get("services", {})))
+
+
+def _memory_sentence(before: dict, after: dict) -> str:
+    """Each service's resident memory when the run began, and its peak by the end."""
+    parts = [f"{name} {row['resident_mib']:,} MiB at the start, {after[name]['peak_mib']:,} "
+             "at its peak" for name, row in before.items()
+             if row.get("resident_mib") and after.get(name, {}).get("peak_mib")]
+    return f" Resident memory: {'; '.join(parts)}." if parts else ""
 
 
 def _events(count: int) -> str:
     return f"{count // 1_000_000}M events" if count >= 1_000_000 else f"{count // 1000}K"
 
 
-def _rate(row: dict) -> str:
-    per_s = row["events_per_s"]
+def _rate(per_s: float) -> str:
     return f"{per_s / 1000:.1f}K/s" if per_s < 10_000 else f"{per_s / 1000:.0f}K/s"
+
+
+def _pace(row: dict) -> str:
+    """A floor's rate in its loop; an engine's whole run (events over the wall time), then
+    its steady state (`output_pace`), where measured."""
+    if row["engine"] in FLOORS:
+        return _rate(row["events_per_s"])
+    whole = _rate(row["events"] / row["wall_s"])
+    steady = row.get("steady_per_s")
+    return whole if steady is None else f"{whole} · {_rate(steady)}"
+
+
+def _share_lines(rows: list[dict], sizes: list[int]) -> list[str]:
+    """The simple engine's steady state as a share of passthrough's, per workload."""
+    shares = []
+    for size in sizes:
+        floor = [r for r in rows if r["engine"] == PASSTHROUGH and r["events"] == size
+                 and r.get("steady_per_s")]
+        engine = [r for r in rows if _is_simple(r) and r["events"] == size
+                  and r["rate"] is None and r.get("steady_per_s")]
+        if floor and engine:
+            share = engine[0]["steady_per_s"] / floor[0]["steady_per_s"]
+            shares.append(f"{_events(size)} {share:.0%}")
+    if not shares:
+        return []
+    return [f"- `simple` (one process) at a share of `passthrough`, steady states: "
+            f"{', '.join(shares)}."]
+
+
+def _startup_lines(rows: list[dict]) -> list[str]:
+    """Start-up seconds (the call to the first feature record) per configuration."""
+    parts = []
+    for label, match in _REPORT_ROWS:
+        seconds = [r["startup_s"] for r in rows if match(r) and r["rate"] is None
+                   and r.get("startup_s") is not None]
+        if seconds:
+            name = label.split(":")[0]
+            low, high = min(seconds), max(seconds)
+            parts.append(f"{name} {low:.1f} s" if high - low < 0.05
+                         else f"{name} {low:.1f}-{high:.1f} s")
+    if not parts:
+        return []
+    return ["- Start-up, from the call to the first feature record (lowest-highest over the "
+            f"workloads): {'; '.join(parts)}."]
 
 
 def _latency_lines(rows: list[dict]) -> list[str]:
@@ -508,8 +628,11 @@ def _latency_lines(rows: list[dict]) -> list[str]:
         pinned = ", engine and load generator pinned to separate cores" if row["pinned"] else ""
         alongside = ", ".join(f"{what} {seconds:.1f} s"
                               for what, seconds in row.get("alongside", {}).items())
+        tail = row.get("breakdown_ms", {}).get("tail", {})
+        spent = ", ".join(f"{stage} {ms:.1f} ms" for stage, ms in tail.items())
         lines.append(f"- Latency of `{row['engine']}` at a steady {row['rate']:,.0f} events/s "
                      f"for {row['events'] / row['rate']:.0f} s (warm-up left out"
                      f"{pinned}): {parts}."
+                     + (f" The slowest 1 % spent, on average: {spent}." if spent else "")
                      + (f" CPU time meanwhile: {alongside}." if alongside else ""))
     return lines

@@ -242,7 +242,7 @@ def _partition_list(text: str | None) -> list[int] | None:
 @lab_errors
 def bench(
     engine: str = typer.Option("simple", "--engine",
-                               help="ceiling | " + " | ".join(engines.ENGINES)),
+                               help="ceiling | passthrough | " + " | ".join(engines.ENGINES)),
     events: int = typer.Option(100_000, "--events", "-n", min=1,
                                help="Size of the fresh seeded workload."),
     partitions: int = typer.Option(2, "--partitions", min=1, help="Partitions of the workload."),

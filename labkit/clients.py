@@ -15,10 +15,9 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
-try:  # the HTTP library SchemaRegistryClient itself uses (httpx2 if installed, else httpx)
-    from confluent_kafka.schema_registry.common._httpx_compat import httpx
-except ImportError:  # a confluent-kafka without that (private) module uses httpx
-    import httpx
+# The HTTP library SchemaRegistryClient itself uses, as it picks it (httpx2 here: the
+# pinned confluent-kafka needs it on Python 3.10+). A private module, so the pin matters.
+from confluent_kafka.schema_registry.common._httpx_compat import httpx
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 from redis._parsers import Encoder
 from redis.connection import PythonRespSerializer
@@ -32,7 +31,7 @@ __all__ = ["REDIS_UNREACHABLE", "REGISTRY_UNREACHABLE", "admin", "consumer", "ka
 
 # What each client raises when its service gives no answer (refused, reset, timed out).
 # SchemaRegistryClient retries on its own, then re-raises the TransportError of the HTTP
-# library it ships with (httpx2, else httpx: `_httpx_compat` picks the same one here).
+# library it uses (`_httpx_compat`, above).
 REGISTRY_UNREACHABLE: tuple[type[Exception], ...] = (httpx.TransportError,)
 REDIS_UNREACHABLE: tuple[type[Exception], ...] = (redis_py.ConnectionError, redis_py.TimeoutError)
 

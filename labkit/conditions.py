@@ -30,16 +30,20 @@ def load() -> dict[str, float]:
 def snapshot() -> dict:
     """The machine and the stack as a measurement found them: print it beside the numbers.
 
-    Cores and CPU model, memory, load averages, each service's version and
-    uptime, Redis's keys and append-only file (a large file means a rewrite may
-    fork mid-run), and the versions of Python and the client libraries.
+    Cores and CPU model, memory, load averages, each service's version, uptime
+    and resident memory (now, and the highest since it started: after a
+    benchmark, what it needed under load), Redis's keys and append-only file (a
+    large file means a rewrite may fork mid-run), and the versions of Python and
+    the client libraries.
     """
     settings = get_settings()
     services = {}
     for row in stack.status(settings):
         ages = [age for pid in row.pids if (age := stack.process.age_s(pid)) is not None]
+        now_mib, peak_mib = row.resident_mib()
         services[row.name] = {"up": row.health.ok, "version": row.health.version,
-                              "uptime_s": round(max(ages)) if ages else None}
+                              "uptime_s": round(max(ages)) if ages else None,
+                              "resident_mib": round(now_mib), "peak_mib": round(peak_mib)}
     redis = clients.redis_client()
     persistence = redis.info("persistence")
     return {

@@ -18,7 +18,8 @@ from .event_time import DROPPED, LATE_KEPT, ON_TIME, EventTimeRun, fate
 from .generate import START_MS
 
 __all__ = ["card_features", "card_runs", "commit_order", "compat_matrix", "differing_features",
-           "event_time", "group_timeline", "hex_dump", "latency_cdf", "scaling",
+           "event_time", "group_timeline", "hex_dump", "latency_breakdown", "latency_cdf",
+           "scaling",
            "stage_breakdown", "stored_bytes", "throughput", "timeline", "transaction_log",
            "utf8_lead_bytes", "where_inputs_went"]
 
@@ -211,8 +212,8 @@ def throughput(results: pd.DataFrame, claims: dict[str, float]) -> Figure:
     """
     fig = Figure(figsize=(11, 4.2))
     ax = fig.add_subplot()
-    colours = {"ceiling": "#9e9e9e", "simple": "#4c72b0", "flink": "#dd8452",
-               "flink-sql": "#55a868"}
+    colours = {"ceiling": "#9e9e9e", "passthrough": "#c7c7c7", "simple": "#4c72b0",
+               "flink": "#dd8452", "flink-jvm": "#c44e52", "flink-sql": "#55a868"}
     runs = results.groupby("label", sort=False)
     medians = runs["events_per_s"].median()
     engines = runs["engine"].first()
@@ -277,19 +278,49 @@ def latency_cdf(series: dict[str, list[float]], targets_ms: dict[str, float]) ->
 
 
 def scaling(results: pd.DataFrame, *, x: str, title: str) -> Figure:
-    """Events/s against `x` (a column: events, parallelism, processes), one line per engine."""
+    """Events/s against `x` (a column: events, parallelism, workers), one colour per
+    engine: the whole run (solid), and the steady state where `results` has a
+    `steady_per_s` column with a value (dashed: start-up left out)."""
     fig = Figure(figsize=(11, 3.8))
     ax = fig.add_subplot()
-    for engine, rows in results.groupby("engine", sort=False):
+    colours = colormaps["tab10"]
+    for index, (engine, rows) in enumerate(results.groupby("engine", sort=False)):
         rows = rows.sort_values(x)
-        ax.plot(rows[x], rows["events_per_s"], marker="o", label=engine)
+        ax.plot(rows[x], rows["events_per_s"], marker="o", color=colours(index),
+                label=f"{engine}, whole run")
+        if "steady_per_s" in rows and rows["steady_per_s"].notna().all():
+            ax.plot(rows[x], rows["steady_per_s"], marker="s", linestyle="--",
+                    color=colours(index), label=f"{engine}, steady state")
     if x == "events":
         ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(x)
     ax.set_ylabel("events per second (log)")
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
     ax.set_title(title, loc="left")
+    fig.tight_layout()
+    return fig
+
+
+def latency_breakdown(tails: dict[str, dict[str, float]], *, title: str = "") -> Figure:
+    """Where the slowest messages' time went: one stacked bar per run, milliseconds per
+    stage (`Latencies.breakdown()["tail"]`: waiting before the engine, then its stages)."""
+    fig = Figure(figsize=(11, 0.6 + 0.5 * len(tails)))
+    ax = fig.add_subplot()
+    colours = colormaps["tab10"]
+    stages = list(dict.fromkeys(stage for tail in tails.values() for stage in tail))
+    for row, tail in enumerate(tails.values()):
+        left = 0.0
+        for index, stage in enumerate(stages):
+            ms = tail.get(stage, 0.0)
+            ax.barh([row], [ms], left=left, color=colours(index), edgecolor="white",
+                    label=stage if row == 0 else None)
+            left += ms
+    ax.set_yticks(range(len(tails)), list(tails))
+    ax.invert_yaxis()
+    ax.set_xlabel("milliseconds, mean over the messages at or above the processing p99")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
+    ax.set_title(title or "Where the slowest 1 % of messages spent their time", loc="left")
     fig.tight_layout()
     return fig
 

@@ -33,6 +33,7 @@ __all__ = [
     "ConfluentDecoder",
     "DecodeError",
     "byte_layout",
+    "confluent_encoder",
     "decode_avro",
     "decode_json",
     "decode_json_naive",
@@ -246,6 +247,25 @@ def encode_confluent(record: dict, schema_id: int, schema: str = "transactions.v
     return bytes([MAGIC_BYTE]) + schema_id.to_bytes(4, "big") + encode_avro(record, schema)
 
 
+def confluent_encoder(schema_id: int, schema: str = "transactions.v1"
+                      ) -> Callable[[dict], bytes]:
+    """record -> the bytes `encode_confluent` gives, written into one buffer reused for
+    every record: what the engines encode with (a new buffer and a concatenation per
+    record cost about a tenth of the encoding)."""
+    parsed = schemas.parsed(schema)
+    header = bytes([MAGIC_BYTE]) + schema_id.to_bytes(4, "big")
+    out = io.BytesIO()
+
+    def encode(record: dict) -> bytes:
+        out.seek(0)
+        out.truncate()
+        out.write(header)
+        schemaless_writer(out, parsed, record)
+        return out.getvalue()
+
+    return encode
+
+
 class ConfluentDecoder:
     """Decode Confluent-framed Avro, looking up each writer schema by id once.
 
@@ -320,8 +340,7 @@ def make_encoder(fmt: str, *, schema: str = "transactions.v1",
     if fmt == "avro":
         return partial(encode_avro, schema=schema)
     if fmt == "confluent":
-        schema_id = schemas.register(f"{topic}-value", schema)
-        return partial(encode_confluent, schema_id=schema_id, schema=schema)
+        return confluent_encoder(schemas.register(f"{topic}-value", schema), schema)
     raise LabError(f"Unknown format {fmt!r}.", f"use one of: {', '.join(FORMATS)}.")
 
 

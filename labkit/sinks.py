@@ -26,13 +26,23 @@ __all__ = ["RedisFeatureSink", "RoundTrips", "decode_field", "encode_field",
 FeatureValue = bool | int | float | str | None
 
 
-# KEYS[1]: the card's hash; ARGV[1]: the new feature_ts; ARGV[2..]: field, value, ...
+# Every card of a batch in one call (one command to pack and parse, one reply, instead of
+# one per card). KEYS: the cards' hashes. ARGV, per key in turn: its new feature_ts, the
+# number n of field and value strings that follow, then those n strings.
+# A card's hash is replaced only if the stored feature_ts is not newer.
 WRITE_IF_NEWER = """
-local stored = redis.call('HGET', KEYS[1], 'feature_ts')
-if stored and tonumber(stored) > tonumber(ARGV[1]) then return 0 end
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
-return 1
+local at, written = 1, 0
+for _, key in ipairs(KEYS) do
+  local n = tonumber(ARGV[at + 1])
+  local stored = redis.call('HGET', key, 'feature_ts')
+  if not (stored and tonumber(stored) > tonumber(ARGV[at])) then
+    redis.call('DEL', key)
+    redis.call('HSET', key, unpack(ARGV, at + 2, at + 1 + n))
+    written = written + 1
+  end
+  at = at + 2 + n
+end
+return written
 """
 
 
@@ -88,8 +98,9 @@ class RedisFeatureSink:
 
     Every write replaces the card's whole record (DEL + HSET, atomically), so a
     reader never sees half of an update or a field left over from an older one.
-    Writes go through pipelines: `write_many` sends `batch_size` cards per round
-    trip, `write_latest` (what the engines use) one pipeline per call.
+    `write_many` sends `batch_size` cards per round trip (a pipeline);
+    `write_latest` (what the engines use) sends every card of a call in one
+    script call.
     """
 
     def __init__(self, client: redis_py.Redis | None = None, *,
@@ -123,21 +134,23 @@ class RedisFeatureSink:
     def write_latest(self, records: Iterable[dict[str, FeatureValue]]) -> int:
         """Write feature records, keeping Redis at each card's newest `feature_ts`.
 
-        Only the last record per card in `records` is sent, in one pipeline, and
-        Redis replaces a card's hash only if the stored `feature_ts` is not newer
-        (a Lua script, atomic on the server), so replayed input cannot move a card
-        to an older clock. Records with an *equal* `feature_ts` (a late event
-        inside the window leaves T unchanged) do replace each other: a partial
-        replay can leave such a card at an earlier record of the same T; a full
-        replay ends where it started. Returns how many cards were sent.
+        Only the last record per card in `records` is sent, all in one call of a
+        Lua script, and Redis replaces a card's hash only if the stored
+        `feature_ts` is not newer (atomic on the server), so replayed input
+        cannot move a card to an older clock. Records with an *equal*
+        `feature_ts` (a late event inside the window leaves T unchanged) do
+        replace each other: a partial replay can leave such a card at an earlier
+        record of the same T; a full replay ends where it started. Returns how
+        many cards were sent.
         """
         latest = {record["card_id"]: record for record in records}
-        pipe = self.client.pipeline(transaction=False)
-        for card_id, features in latest.items():
+        if not latest:
+            return 0
+        args: list[object] = []
+        for features in latest.values():
             fields = [part for item in encode_fields(features).items() for part in item]
-            self._write_if_newer(keys=[self.key(card_id)],
-                                 args=[features["feature_ts"], *fields], client=pipe)
-        pipe.execute()
+            args += [features["feature_ts"], len(fields), *fields]
+        self._write_if_newer(keys=[self.key(card_id) for card_id in latest], args=args)
         return len(latest)
 
     def read_features(self, card_id: str) -> dict[str, FeatureValue]:

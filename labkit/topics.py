@@ -21,7 +21,7 @@ from .settings import get_settings
 
 __all__ = ["Deliveries", "Record", "committed", "count", "create_topic", "describe",
            "end_offsets", "fresh_topic", "list_topics", "partition_counts", "produce", "read",
-           "read_all", "run_id"]
+           "read_all", "run_id", "timestamp_span"]
 
 
 @dataclass(frozen=True)
@@ -125,6 +125,31 @@ def end_offsets(topic: str, *, committed_only: bool = False,
                 for tp, future in sorted(found.items(), key=lambda item: item[0].partition)}
     except KafkaException as exc:
         raise _unreachable(exc) from None
+
+
+def timestamp_span(topic: str, *, timeout_s: float = 10.0) -> tuple[int, int] | None:
+    """(earliest, latest) record timestamp in the topic, in epoch ms (None if it is empty).
+
+    Asked of the broker (ListOffsets by timestamp 0, and by the newest
+    timestamp), so nothing is read however large the topic. On a
+    `LogAppendTime` topic (the feature logs) these are when the first and the
+    last record arrived: the span a run's output took.
+    """
+    admin = clients.admin()
+    try:
+        partitions = admin.list_topics(topic, timeout=timeout_s).topics[topic].partitions
+        found = []
+        for spec in (OffsetSpec.for_timestamp(0), OffsetSpec.max_timestamp()):
+            answers = admin.list_offsets({TopicPartition(topic, p): spec for p in partitions},
+                                         request_timeout=timeout_s)
+            found.append([future.result(timeout=timeout_s) for future in answers.values()])
+    except KafkaException as exc:
+        raise _unreachable(exc) from None
+    earliest = [info.timestamp for info in found[0] if info.offset >= 0 and info.timestamp >= 0]
+    latest = [info.timestamp for info in found[1] if info.offset >= 0 and info.timestamp >= 0]
+    if not earliest or not latest:
+        return None
+    return min(earliest), max(latest)
 
 
 def partition_counts(topic: str, *, timeout_s: float = 10.0) -> dict[int, int]:

@@ -56,6 +56,9 @@ ENGINES: dict[str, Engine] = {engine.name: engine for engine in (
                       "crash_in_batch", "members"})),
     Engine("flink", "a PyFlink DataStream job; card windows in Flink keyed state", "flink",
            frozenset({"group", "parallelism", "cluster", *_FLINK})),
+    Engine("flink-jvm", "the flink engine with the Avro decoded in the JVM (Flink's "
+           "avro-confluent classes); Python runs the checks and the windows", "flink_jvm",
+           frozenset({"group", "parallelism", "cluster", *_FLINK})),
     Engine("flink-sql", "Flink SQL OVER windows, all in the JVM; no dead letters, no Redis",
            "flink_sql", frozenset({"parallelism", "cluster", *_FLINK})),
 )}

@@ -14,11 +14,18 @@ from ..stack.flink_jobs import pyflink_job, submit_to_cluster, wait_for_job
 from ..stack.jvm import connector_jar
 from . import flink_follow
 
-__all__ = ["run", "submit"]
+__all__ = ["run", "run_job", "submit"]
 
 
 def run(topic: str, options: RunOptions) -> RunReport:
+    """The flink engine: `run_job` with the Avro decoded in Python."""
+    return run_job(topic, options, decode_in_jvm=False)
+
+
+def run_job(topic: str, options: RunOptions, *, decode_in_jvm: bool) -> RunReport:
     """Process `topic` from the beginning to the end offsets seen at start; reconcile.
+
+    `decode_in_jvm` is the flink-jvm engine: Avro decoded before Python (`flink_job`).
 
     With `options.until_end` False (mini-cluster only), follow the topic until the
     outputs hold `options.max_messages` records, then cancel the job (`flink_follow`).
@@ -28,32 +35,37 @@ def run(topic: str, options: RunOptions) -> RunReport:
     TaskManager add little speed.
     """
     flink_follow.check(options)
+    engine = "flink-jvm" if decode_in_jvm else "flink"
     outputs = Outputs(topic, options.tag)
     outputs.create_topics()
-    group = options.group or outputs.group("flink")
+    group = options.group or outputs.group(engine)
     if options.cluster:
         wait_for_job(submit(topic, tag=options.tag, group=group,
-                            parallelism=options.parallelism))
-        return reconcile("flink (standalone cluster)", outputs)
+                            parallelism=options.parallelism, decode_in_jvm=decode_in_jvm))
+        return reconcile(f"{engine} (standalone cluster)", outputs)
     with pyflink_job():
         from pyflink.common import Configuration
         from pyflink.datastream import StreamExecutionEnvironment
 
         from . import flink_job
 
-        config = flink_job.configure(Configuration(), str(connector_jar(get_settings())))
+        config = flink_job.configure(Configuration(), str(connector_jar(get_settings())),
+                                     *(flink_job.decoder_jars() if decode_in_jvm else ()))
         for key, value in (options.flink_settings or {}).items():
             config.set_string(key, value)
         env = StreamExecutionEnvironment.get_execution_environment(config)
         if options.until_end:
-            flink_job.execute(env, outputs, group, options.parallelism)
+            flink_job.execute(env, outputs, group, options.parallelism,
+                              decode_in_jvm=decode_in_jvm)
         else:
-            flink_follow.follow(flink_job.start(env, outputs, group, options.parallelism),
+            flink_follow.follow(flink_job.start(env, outputs, group, options.parallelism,
+                                                decode_in_jvm=decode_in_jvm),
                                 outputs, options)
-    return reconcile("flink", outputs)
+    return reconcile(engine, outputs)
 
 
-def submit(topic: str, *, tag: str = "", group: str | None = None, parallelism: int = 1) -> str:
+def submit(topic: str, *, tag: str = "", group: str | None = None, parallelism: int = 1,
+           decode_in_jvm: bool = False) -> str:
     """Start the job on the standalone cluster in the background; return its job id."""
     outputs = Outputs(topic, tag)
     outputs.create_topics()
@@ -62,5 +74,6 @@ def submit(topic: str, *, tag: str = "", group: str | None = None, parallelism: 
     return submit_to_cluster(["-j", str(connector_jar(get_settings())),
                               "-pym", "labkit.engines.flink_job", "--topic", topic, "--tag", tag,
                               "--group", group or outputs.group("flink"),
-                              "--parallelism", str(parallelism)],
+                              "--parallelism", str(parallelism),
+                              *(["--decode-in-jvm"] if decode_in_jvm else [])],
                              get_settings(), detached=True)

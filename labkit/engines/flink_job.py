@@ -1,4 +1,4 @@
-"""The Flink engine's job: the same `processing.handle`, inside a PyFlink DataStream job.
+"""The Flink engines' job: the same `processing.handle`, inside a PyFlink DataStream job.
 
 Kafka in and out through Flink's Kafka SQL connector (raw bytes, with the
 source topic/partition/offset as metadata columns and dead-letter headers as a
@@ -7,10 +7,17 @@ a `KeyedProcessFunction`, keyed by the Kafka key (= card_id; `processing.handle`
 dead-letters any other), that decodes, updates the card's `CardWindow` (kept
 in Flink keyed state), writes Redis and encodes the feature record. The key is
 computed in SQL, in the JVM, so each record crosses into Python exactly once.
-This module imports PyFlink at the top, so only `labkit.engines.flink` imports it,
-and only inside a running job.
 
-Run on a cluster as
+With `decode_in_jvm` (the `flink-jvm` engine) the Avro is decoded in the JVM
+too, before Python: `DecodeTransactions` (jvm/src, Flink's avro-confluent
+classes) adds the transaction's fields to every message, and Python runs only
+the checks and the per-card update. A message the JVM cannot decode arrives
+with NULL fields and its original bytes, and takes the contract's own path
+(decoded in Python, dead-lettered with the same reason and error as in every
+engine), so the outputs are the same either way.
+
+This module imports PyFlink at the top, so only `labkit.engines.flink` imports it,
+and only inside a running job. Run on a cluster as
 `flink run -j <connector jar> -pym labkit.engines.flink_job --topic T [--parallelism N]`
 (what `labkit process --engine flink --flink-cluster` does).
 """
@@ -18,7 +25,9 @@ Run on a cluster as
 from __future__ import annotations
 
 import argparse
+import json
 import time
+from collections.abc import Callable
 from functools import partial
 
 from pyflink.common import Configuration, Row, Types
@@ -36,34 +45,70 @@ from pyflink.table import StreamTableEnvironment
 from .. import processing, schemas, serde
 from ..features import CardWindow
 from ..runs import Outputs
+from ..settings import get_settings
 from ..sinks import RedisFeatureSink
 from ..stack.flink import JOB_SETTINGS
+from ..stack.jvm import avro_confluent_jar, connector_jar, labkit_flink_jar
 from .flink_tables import kafka_table, source_end
 
 BYTES = Types.PRIMITIVE_ARRAY(Types.BYTE())
-KEYED_MESSAGE = Types.ROW_NAMED(["card", "message"], [Types.STRING(), Types.ROW_NAMED(
-    ["k", "v", "topic", "partition", "offset"],
-    [BYTES, BYTES, Types.STRING(), Types.INT(), Types.LONG()])])
+# A message as the Python operator gets it: its bytes and where it came from ...
+MESSAGE_FIELDS = {"k": BYTES, "v": BYTES, "topic": Types.STRING(), "partition": Types.INT(),
+                  "offset": Types.LONG()}
+# ... and, decoded in the JVM, the transaction's fields the contract reads (all NULL for a
+# message DecodeTransactions could not decode). `processing.REQUIRED_FIELDS`, typed.
+DECODED_FIELDS = {"txn_id": Types.STRING(), "card_id": Types.STRING(),
+                  "amount": Types.DOUBLE(), "mcc": Types.STRING(),
+                  "geo_country": Types.STRING(), "timestamp": Types.LONG(),
+                  "is_fraud": Types.BOOLEAN()}
 MESSAGE = Types.ROW_NAMED(["k", "v"], [BYTES, BYTES])
 DEAD_LETTER = Types.ROW_NAMED(["k", "v", "headers"],
                               [BYTES, BYTES, Types.MAP(Types.STRING(), BYTES)])
 DEAD_LETTERS = OutputTag("dead-letters", DEAD_LETTER)
 CHECKPOINT_INTERVAL_MS = 5_000
-# Redis gets the newest record per card once per batch: per record, a round trip
-# (~0.4 ms) would cost more than all the rest of the work on the record.
-REDIS_BATCH = 500
-# ...or at the latest this long after a batch's first record (per-card timers), so
+# Redis gets the newest record per card once per batch, as from the simple engine: per
+# record, a round trip would cost more than all the rest of the work on the record, and
+# the more records a batch holds, the more of them are a newer record of a card already
+# in it (only the newest is written). At most this many records...
+REDIS_BATCH = 10_000
+# ...and at the latest this long after a batch's first record (per-card timers), so
 # Redis lags little when records trickle in, and a restored job writes what it owes.
 REDIS_MAX_DELAY_MS = 1_000
 
-# Row(key, message), the shape PyFlink's own `key_by` gives a keyed Python operator,
-# but built in SQL: PyFlink's `key_by` would call a Python function per record just to
-# compute the key. CAST(k AS STRING) decodes UTF-8; it is one-to-one on the keys that
-# can own a window (a card_id's UTF-8), and any other key is dead-lettered by `handle`.
-KEYED_BY_CARD = """
-    SELECT COALESCE(CAST(`k` AS STRING), '') AS card,
-           ROW(`k`, `v`, `topic`, `partition`, `offset`) AS message
-    FROM source"""
+
+def _keyed_message(decode_in_jvm: bool):
+    """Row(card, message): the type of what the keyed Python operator receives."""
+    fields = {**MESSAGE_FIELDS, **(DECODED_FIELDS if decode_in_jvm else {})}
+    return Types.ROW_NAMED(["card", "message"], [
+        Types.STRING(), Types.ROW_NAMED(list(fields), list(fields.values()))])
+
+
+def _keyed_by_card(decode_in_jvm: bool, registry: str) -> str:
+    """Row(key, message), the shape PyFlink's own `key_by` gives a keyed Python operator,
+    but built in SQL: PyFlink's `key_by` would call a Python function per record just to
+    compute the key. CAST(k AS STRING) decodes UTF-8; it is one-to-one on the keys that
+    can own a window (a card_id's UTF-8), and any other key is dead-lettered by `handle`.
+
+    With `decode_in_jvm`, each message also carries the fields DecodeTransactions
+    read from its bytes (once per message: a lateral table, not a scalar function
+    the planner might call once per field).
+    """
+    columns = ["`k`", "`v`", "`topic`", "`partition`", "`offset`"]
+    join = ""
+    if decode_in_jvm:
+        columns += [f"t.`{name}`" for name in DECODED_FIELDS]
+        reader = json.dumps(schemas.load("transactions.v1")).replace("'", "''")
+        join = (f" LEFT JOIN LATERAL TABLE(decode_transactions(`v`, '{reader}', "
+                f"'{registry}', {processing.MAX_VALUE_BYTES})) AS t ON TRUE")
+    return (f"SELECT COALESCE(CAST(`k` AS STRING), '') AS card, "
+            f"ROW({', '.join(columns)}) AS message FROM source{join}")
+
+
+def _given(fields: tuple) -> Callable[[bytes], dict]:
+    """A 'decoder' that returns what the JVM decoded, whatever the bytes: `processing`
+    then checks and updates exactly as after its own decoding."""
+    txn = dict(zip(DECODED_FIELDS, fields, strict=True))
+    return lambda _value: txn
 
 
 class RedisBatch:
@@ -105,11 +150,12 @@ class CardFeatures(KeyedProcessFunction):
 
     Redis: PyFlink's thread mode gives Python no checkpoint hook (its operators'
     finish-bundle step is a no-op), so a batch held in memory could be lost in a
-    crash right after a checkpoint that already covers its records. Hence each
-    card's newest record not yet known to be in Redis is also kept in keyed state,
-    with a processing-time timer (both checkpointed): the timer writes the record
-    unless this instance already has, then clears it. After a restore, the
-    restored timers fire and write whatever the checkpoint still owed Redis.
+    crash right after a checkpoint that already covers its records. Hence the
+    card's state is a pair: its window and its newest record not yet known to be
+    in Redis (one state, so one update per record), with a processing-time timer
+    (checkpointed too): the timer writes that record unless this instance
+    already has, then forgets it. After a restore, the restored timers fire and
+    write whatever the checkpoint still owed Redis.
     """
 
     def __init__(self, schema_id: int, redis_prefix: str) -> None:
@@ -117,35 +163,33 @@ class CardFeatures(KeyedProcessFunction):
         self.redis_prefix = redis_prefix
 
     def open(self, runtime_context: RuntimeContext) -> None:
+        # (CardWindow, the newest record not yet known to be in Redis, or None)
         self.state = runtime_context.get_state(
-            ValueStateDescriptor("card-window", Types.PICKLED_BYTE_ARRAY()))
-        self.unwritten = runtime_context.get_state(
-            ValueStateDescriptor("unwritten-features", Types.PICKLED_BYTE_ARRAY()))
+            ValueStateDescriptor("card", Types.PICKLED_BYTE_ARRAY()))
         self.windows: dict[str, CardWindow] = {}
         self.armed: set[str] = set()  # cards with a timer pending (in this instance)
         self.decode = serde.ConfluentDecoder()
-        self.encode = partial(serde.encode_confluent, schema_id=self.schema_id,
-                              schema="features.v1")
+        self.encode = serde.confluent_encoder(self.schema_id, "features.v1")
         self.redis = RedisBatch(self.redis_prefix)
 
     def process_element(self, message: Row, ctx: KeyedProcessFunction.Context):
-        key, value, topic, partition, offset = message
+        key, value, topic, partition, offset, *decoded = message
         card = ctx.get_current_key()
-        window = self.windows.get(card) or self.state.value()
+        window = self.windows.get(card) or (self.state.value() or (None, None))[0]
+        # Decoded in the JVM (flink-jvm), unless it could not be: then here, the contract's way.
+        decode = _given(decoded) if decoded and decoded[0] is not None else self.decode
         window, out = processing.handle(window, key, value,
-                                        processing.Source(topic, partition, offset),
-                                        self.decode)
+                                        processing.Source(topic, partition, offset), decode)
         if isinstance(out, processing.DeadLetter):  # the window is unchanged
-            yield DEAD_LETTERS, Row(k=out.key, v=out.value, headers=out.headers())
+            yield DEAD_LETTERS, Row(out.key, out.value, out.headers())
             return
         self.windows[card] = window
-        self.state.update(window)
-        self.unwritten.update(out)
+        self.state.update((window, out))
         self.redis.add(card, out)
         if card not in self.armed:
             self._arm(card, ctx, ctx.timer_service().current_processing_time()
                       + REDIS_MAX_DELAY_MS)
-        yield Row(k=key, v=self.encode(out))
+        yield Row(key, self.encode(out))  # positional: faster than naming the fields
 
     def _arm(self, card: str, ctx: KeyedProcessFunction.Context, at_ms: float) -> None:
         self.armed.add(card)
@@ -155,7 +199,7 @@ class CardFeatures(KeyedProcessFunction):
         """Make sure the card's newest record is in Redis, then forget it."""
         card = ctx.get_current_key()
         self.armed.discard(card)
-        features = self.unwritten.value()
+        window, features = self.state.value()
         now_ms = ctx.timer_service().current_processing_time()
         if features is not None:
             if card in self.redis.pending and now_ms < self.redis.due_ms():
@@ -164,7 +208,7 @@ class CardFeatures(KeyedProcessFunction):
                 if self.redis.written.get(card) != features:
                     self.redis.pending[card] = features  # also what a restore still owes
                     self.redis.flush()
-                self.unwritten.clear()
+                self.state.update((window, None))
         return ()  # no output (PyFlink iterates what on_timer returns)
 
     def close(self) -> None:
@@ -176,26 +220,32 @@ RAW_BYTES = {"key.format": "raw", "key.fields": "k", "value.format": "raw",
              "value.fields-include": "EXCEPT_KEY"}
 
 
-def _keyed_by_card(t_env: StreamTableEnvironment) -> KeyedStream:
+def _keyed_stream(t_env: StreamTableEnvironment, decode_in_jvm: bool,
+                  registry: str) -> KeyedStream:
     """The source as a KeyedStream of messages, keyed by card in the JVM.
 
     PyFlink has no public way to key by a field without a Python key selector;
     this is what its `key_by` does after calling the selector (KeyByKeySelector
     takes field 0 of Row(key, message) as the key).
     """
+    if decode_in_jvm:
+        t_env.execute_sql("CREATE TEMPORARY FUNCTION decode_transactions AS "
+                          "'lab.flink.DecodeTransactions' LANGUAGE JAVA")
     # A RowTypeInfo, as Python keyed operators require (to_data_stream gives another type).
-    stream = t_env.to_append_stream(t_env.sql_query(KEYED_BY_CARD), KEYED_MESSAGE)
+    stream = t_env.to_append_stream(t_env.sql_query(_keyed_by_card(decode_in_jvm, registry)),
+                                    _keyed_message(decode_in_jvm))
     j_keyed = stream._j_data_stream.keyBy(  # private: see the docstring
         get_gateway().jvm.KeyByKeySelector(), Types.ROW([Types.STRING()]).get_java_type_info())
     return KeyedStream(j_keyed, stream.get_type(), stream)
 
 
 def build(env: StreamExecutionEnvironment, outputs: Outputs, group: str, *,
-          until_end: bool = True, on_cluster: bool = False):
+          until_end: bool = True, on_cluster: bool = False, decode_in_jvm: bool = False):
     """Add the pipeline to `env`; return the statement set that attaches the Kafka sinks.
 
     `until_end`: read to the end offsets seen at start; else follow the input.
-    `on_cluster`: for the standalone cluster (its address of the broker).
+    `on_cluster`: for the standalone cluster (its address of the broker and registry).
+    `decode_in_jvm`: the flink-jvm engine (Avro decoded before Python; see above).
     """
     t_env = StreamTableEnvironment.create(env)
     table = partial(kafka_table, on_cluster=on_cluster)
@@ -211,8 +261,10 @@ def build(env: StreamExecutionEnvironment, outputs: Outputs, group: str, *,
         "dlq_sink", outputs.dlq,
         ["`k` BYTES", "`v` BYTES", "`headers` MAP<STRING, BYTES> METADATA"], RAW_BYTES))
     schema_id = schemas.register(f"{outputs.features}-value", "features.v1")
-    features = _keyed_by_card(t_env).process(CardFeatures(schema_id, outputs.redis_prefix),
-                                             output_type=MESSAGE)
+    settings = get_settings()
+    registry = settings.for_flink_cluster("registry") if on_cluster else settings.registry
+    features = _keyed_stream(t_env, decode_in_jvm, registry).process(
+        CardFeatures(schema_id, outputs.redis_prefix), output_type=MESSAGE)
     statements = t_env.create_statement_set()
     statements.add_insert("features_sink", t_env.from_data_stream(features))
     statements.add_insert("dlq_sink",
@@ -220,14 +272,19 @@ def build(env: StreamExecutionEnvironment, outputs: Outputs, group: str, *,
     return statements
 
 
-def configure(config: Configuration, connector_jar: str) -> Configuration:
-    """Thread mode (Python inside the TaskManager's JVM): far faster than process mode here.
-
-    Plus the lab's `JOB_SETTINGS`, shared with the standalone cluster's config.
-    """
-    config.set_string("python.execution-mode", "thread")
-    config.set_string("pipeline.jars", f"file://{connector_jar}")
+def configure(config: Configuration, connector_jar: str, *more_jars: str) -> Configuration:
+    """The connector jar (and `more_jars`) and the lab's `JOB_SETTINGS` (thread mode
+    among them), shared with the standalone cluster's config."""
+    config.set_string("pipeline.jars",
+                      ";".join(f"file://{jar}" for jar in (connector_jar, *more_jars)))
     return with_job_settings(config)
+
+
+def decoder_jars() -> tuple[str, str]:
+    """What decoding in the JVM adds to a job: Flink's avro-confluent format (the decoder
+    and its registry client) and labkit-flink.jar (DecodeTransactions)."""
+    settings = get_settings()
+    return str(avro_confluent_jar(settings)), str(labkit_flink_jar(settings))
 
 
 def with_job_settings(config: Configuration) -> Configuration:
@@ -239,22 +296,27 @@ def with_job_settings(config: Configuration) -> Configuration:
 
 
 def _prepared(env: StreamExecutionEnvironment, outputs: Outputs, group: str, parallelism: int,
-              until_end: bool, on_cluster: bool = False) -> StreamExecutionEnvironment:
+              until_end: bool, on_cluster: bool = False,
+              decode_in_jvm: bool = False) -> StreamExecutionEnvironment:
     env.set_parallelism(parallelism)
     env.enable_checkpointing(CHECKPOINT_INTERVAL_MS)
-    build(env, outputs, group, until_end=until_end, on_cluster=on_cluster).attach_as_datastream()
+    build(env, outputs, group, until_end=until_end, on_cluster=on_cluster,
+          decode_in_jvm=decode_in_jvm).attach_as_datastream()
     return env
 
 
 def execute(env: StreamExecutionEnvironment, outputs: Outputs, group: str,
-            parallelism: int = 1, *, on_cluster: bool = False):
+            parallelism: int = 1, *, on_cluster: bool = False, decode_in_jvm: bool = False):
     """Run the job to the end of the input; return Flink's JobExecutionResult (timings)."""
-    return _prepared(env, outputs, group, parallelism, True, on_cluster).execute(_name(outputs))
+    return _prepared(env, outputs, group, parallelism, True, on_cluster,
+                     decode_in_jvm).execute(_name(outputs))
 
 
-def start(env: StreamExecutionEnvironment, outputs: Outputs, group: str, parallelism: int = 1):
+def start(env: StreamExecutionEnvironment, outputs: Outputs, group: str, parallelism: int = 1,
+          *, decode_in_jvm: bool = False):
     """Start the job following the input (no end) in the background; return its JobClient."""
-    return _prepared(env, outputs, group, parallelism, False).execute_async(_name(outputs))
+    return _prepared(env, outputs, group, parallelism, False,
+                     decode_in_jvm=decode_in_jvm).execute_async(_name(outputs))
 
 
 def _name(outputs: Outputs) -> str:
@@ -268,12 +330,15 @@ def main() -> None:
     parser.add_argument("--tag", default="")
     parser.add_argument("--group", default="")
     parser.add_argument("--parallelism", type=int, default=1)
+    parser.add_argument("--decode-in-jvm", action="store_true")
     args = parser.parse_args()
     outputs = Outputs(args.topic, args.tag)
-    env = StreamExecutionEnvironment.get_execution_environment(with_job_settings(Configuration()))
+    config = (configure(Configuration(), str(connector_jar(get_settings())), *decoder_jars())
+              if args.decode_in_jvm else with_job_settings(Configuration()))
+    env = StreamExecutionEnvironment.get_execution_environment(config)
     # `flink run` submits to the standalone cluster, whose address of the broker may differ.
     execute(env, outputs, args.group or outputs.group("flink"), args.parallelism,
-            on_cluster=True)
+            on_cluster=True, decode_in_jvm=args.decode_in_jvm)
 
 
 if __name__ == "__main__":

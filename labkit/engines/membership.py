@@ -31,6 +31,7 @@ from confluent_kafka import Consumer, ConsumerGroupState, TopicPartition
 
 from .. import clients
 from ..errors import LabError
+from .outages import retrying
 
 __all__ = ["ASSIGNOR", "SESSION_TIMEOUT_MS", "Fixed", "Group", "consumer_settings"]
 
@@ -64,14 +65,25 @@ def _partitions(consumer: Consumer, topic: str) -> list[int]:
 
 def _starts(consumer: Consumer, topic: str, partitions: list[int], *,
             from_beginning: bool) -> dict[int, int]:
-    """partition -> where to start: the group's committed offset, else its start or end."""
-    starts = {}
-    committed = consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=10)
-    for tp in committed:
-        low, high = consumer.get_watermark_offsets(TopicPartition(topic, tp.partition),
-                                                   timeout=10)
-        starts[tp.partition] = tp.offset if tp.offset >= 0 else (low if from_beginning else high)
-    return starts
+    """partition -> where to start: the group's committed offset, else its start or end.
+
+    Asked of the group coordinator, and retried while it is away (a broker restart,
+    or a coordinator still loading the group's offsets after one).
+    """
+    def ask() -> dict[int, int]:
+        starts = {}
+        for tp in consumer.committed([TopicPartition(topic, p) for p in partitions],
+                                     timeout=10):
+            if tp.offset >= 0:
+                starts[tp.partition] = tp.offset
+                continue
+            # Nothing committed yet: ask the broker where the partition starts or ends.
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, tp.partition),
+                                                       timeout=10)
+            starts[tp.partition] = low if from_beginning else high
+        return starts
+
+    return retrying(ask, f"reading the group's committed offsets of {topic!r}")
 
 
 class Fixed:

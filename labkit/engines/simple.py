@@ -38,69 +38,36 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
-import redis as redis_py
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer, Message, TopicPartition
 from rich.progress import Progress
 
 from .. import clients, serde
-from ..errors import LabError, ServiceUnavailable
+from ..errors import LabError
 from ..features import WINDOW_1H_MS, CardWindow
 from ..instruments import Stopwatch
 from ..processing import DeadLetter, Source, check, update
 from ..runs import Outputs, RunOptions, RunReport, reconcile
 from ..sinks import RedisFeatureSink
+from ..topics import Deliveries
 from . import guarantees, membership
+from .guarantees import CONFIRM_TIMEOUT_S
+from .outages import OUTAGE_TIMEOUT_S, TRANSIENT, retrying
 
-__all__ = ["REBUILD_HORIZON_MS", "decode_only", "run"]
+__all__ = ["PROCESSING_STAGES", "REBUILD_HORIZON_MS", "decode_only", "passthrough", "run"]
 
 # The 1-hour window plus an hour of lateness: events older than that (in ingestion time)
 # cannot be in a window any more if events are ingested within an hour of happening.
 REBUILD_HORIZON_MS = 2 * WINDOW_1H_MS
-# How long an outage (Kafka coordinator or broker, Redis, registry) may last before the run
-# gives up.
-OUTAGE_TIMEOUT_S = 120.0
 # Messages per batch at most: large enough that per-batch costs (a Redis pipeline, a
 # commit) vanish per message, small enough that a batch's wait stays short.
 BATCH_SIZE = 10_000
-# Consumer events that only report a broker being away; librdkafka reconnects by itself.
-TRANSIENT = {KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
-             KafkaError.COORDINATOR_NOT_AVAILABLE, KafkaError._TRANSPORT,
-             KafkaError._ALL_BROKERS_DOWN}
-
-T = TypeVar("T")
+# The stages between a message reaching the engine and its features reaching Redis: what
+# its processing latency is made of (the latency benchmark's breakdown).
+PROCESSING_STAGES = ("decode", "features", "produce", "redis")
 Windows = dict[bytes | None, CardWindow]
 Checked = tuple[bytes | None, bytes | None, Source, dict | DeadLetter]  # key, value, source, ...
-
-
-def _transient(exc: Exception) -> bool:
-    if isinstance(exc, KafkaException):
-        return exc.args[0].retriable() or exc.args[0].code() in TRANSIENT
-    if isinstance(exc, redis_py.AuthenticationError):  # a ConnectionError, but not transient
-        return False
-    return isinstance(exc, redis_py.ConnectionError | redis_py.TimeoutError | ServiceUnavailable)
-
-
-def _retrying(call: Callable[[], T], what: str) -> T:
-    """`call()`, retried with backoff (0.1 s doubling to 2 s) while the failure is transient.
-
-    A freshly started broker answers NOT_COORDINATOR for a few seconds; a
-    restarting broker, Redis or schema registry refuses connections for a few
-    more. Past `OUTAGE_TIMEOUT_S` the run stops with a LabError, before committing.
-    """
-    deadline = time.monotonic() + OUTAGE_TIMEOUT_S
-    delay = 0.1
-    while True:
-        try:
-            return call()
-        except (KafkaException, redis_py.RedisError, ServiceUnavailable) as exc:
-            if not _transient(exc) or time.monotonic() + delay > deadline:
-                raise LabError(f"{what} failed: {exc}",
-                               "check the stack with `labkit stack status`; offsets were not "
-                               "committed, so a restart re-reads the batch.") from None
-            time.sleep(delay)
-            delay = min(delay * 2, 2.0)
 
 
 def _usable(msg: Message) -> bool:
@@ -324,7 +291,7 @@ class _Process:
             self.done.pop(partition, None)
 
     def commit_now(self, done: dict[int, int]) -> None:
-        _retrying(partial(self.guarantee.commit_now, _offsets(self.topic, done)),
+        retrying(partial(self.guarantee.commit_now, _offsets(self.topic, done)),
                   "committing offsets")
 
     def process(self, batch: list[Message]) -> None:
@@ -337,7 +304,7 @@ class _Process:
         try:
             # Retried as a whole: only a registry outage (an unknown writer schema id while
             # the registry is away) can fail it, and decoding changes nothing.
-            checked = _retrying(partial(_decode, batch, self.decode), "decoding a batch")
+            checked = retrying(partial(_decode, batch, self.decode), "decoding a batch")
             stopwatch.lap("decode")
             features, letters = _update(checked, self.windows)
             stopwatch.lap("features")
@@ -346,10 +313,9 @@ class _Process:
             for letter in letters:
                 guarantee.send(outputs.dlq, letter.key, letter.value, letter.headers())
             stopwatch.lap("produce")
-            _retrying(partial(self.sink.write_latest, [record for _, record in features]),
+            retrying(partial(self.sink.write_latest, [record for _, record in features]),
                       "writing features to Redis")
-            if self.options.latencies is not None:
-                self.options.latencies.record(received_s, [msg.timestamp()[1] for msg in batch])
+            in_redis_s = time.time()
             stopwatch.lap("redis")
             guarantee.confirm()
             stopwatch.lap("acks")
@@ -359,6 +325,10 @@ class _Process:
             guarantee.abort()
             raise
         self.done.update(after)
+        if self.options.latencies is not None:
+            self.options.latencies.record(
+                received_s, [msg.timestamp()[1] for msg in batch], acked_s=in_redis_s,
+                stages_s={stage: stopwatch.recent[stage] for stage in PROCESSING_STAGES})
 
 
 def run(topic: str, options: RunOptions) -> RunReport:
@@ -409,15 +379,12 @@ def run(topic: str, options: RunOptions) -> RunReport:
     return reconcile("simple", engine.outputs, transactional=engine.guarantee.transactional)
 
 
-def decode_only(topic: str, *, partitions: list[int] | None = None,
-                stopwatch: Stopwatch | None = None) -> int:
-    """The ceiling a Python engine is measured against: this engine's own consume loop and
-    decode stage, with nothing after them (no features, no outputs, no commits).
-
-    Reads `topic` from the beginning to its end offsets; returns how many messages it read.
-    """
+def _floor(topic: str, partitions: list[int] | None, stopwatch: Stopwatch | None,
+           after_decode: Callable[[list[Checked]], None]) -> int:
+    """This engine's own consume loop and decode stage over `topic`, from the beginning to
+    its end offsets, then `after_decode(batch)`: no windows, no Redis, no commits (a fresh
+    group that reads everything). Returns how many messages it read."""
     decode = serde.ConfluentDecoder()
-    # A fresh group: read everything, commit nothing.
     fixed = membership.Fixed(clients.consumer(), topic, partitions, from_beginning=True)
     stopwatch = stopwatch or Stopwatch()
     read = 0
@@ -429,9 +396,55 @@ def decode_only(topic: str, *, partitions: list[int] | None = None,
             for batch in _read_to(fixed.consumer, bounds, batch_size=BATCH_SIZE,
                                   idle_timeout_s=30.0):
                 stopwatch.lap("consume")
-                _decode(batch, decode)
+                checked = _decode(batch, decode)
                 stopwatch.lap("decode")
+                after_decode(checked)
                 read += len(batch)
     finally:
         fixed.close()
     return read
+
+
+def decode_only(topic: str, *, partitions: list[int] | None = None,
+                stopwatch: Stopwatch | None = None) -> int:
+    """The ceiling a Python engine is measured against: this engine's own consume loop and
+    decode stage, with nothing after them (no features, no outputs, no commits).
+
+    Reads `topic` from the beginning to its end offsets; returns how many messages it read.
+    """
+    return _floor(topic, partitions, stopwatch, lambda _checked: None)
+
+
+def passthrough(topic: str, outputs: Outputs, *, partitions: list[int] | None = None,
+                stopwatch: Stopwatch | None = None) -> int:
+    """The serialization floor of this engine's contract: consume and decode each message
+    as the engine does, encode a feature-log record for it, produce it to
+    `outputs.features` and wait for the broker's acknowledgements per batch. No
+    windows, no Redis, no dead letters, no commits.
+
+    Every record is the same shape as the engine's, a real feature record of a
+    fresh window with the transaction's own ids and times in it, so encoding
+    costs what the engine's does. Any Python engine of this contract pays at
+    least this much per message. Returns how many messages it read.
+    """
+    outputs.create_topics()
+    encode = serde.make_encoder("confluent", schema="features.v1", topic=outputs.features)
+    deliveries = Deliveries()
+    stopwatch = stopwatch or Stopwatch()
+    template: dict[str, Any] = {}
+
+    def produce(checked: list[Checked]) -> None:
+        for key, _value, _source, txn in checked:
+            if isinstance(txn, DeadLetter):
+                continue
+            if not template:  # the first transaction's own features: every field real
+                template.update(CardWindow(txn["card_id"]).update(txn))
+            record = {**template, "card_id": txn["card_id"], "txn_id": txn["txn_id"],
+                      "event_ts": txn["timestamp"], "feature_ts": txn["timestamp"],
+                      "last_geo_country": txn["geo_country"], "is_fraud": txn["is_fraud"]}
+            deliveries.send(outputs.features, key, encode(record))
+        stopwatch.lap("produce")
+        deliveries.confirm(timeout_s=CONFIRM_TIMEOUT_S, what="feature records")
+        stopwatch.lap("acks")
+
+    return _floor(topic, partitions, stopwatch, produce)

@@ -43,13 +43,19 @@ class ServiceStatus:
     health: Health
     pids: list[int]
 
-    def memory(self) -> str:
-        """Resident memory of labkit's processes for this service, now and at its peak."""
+    def resident_mib(self) -> tuple[float, float]:
+        """Resident memory of labkit's processes for this service in MiB, now and the sum
+        of each process's peak (0s if labkit runs none)."""
         now = peak = 0
         for pid in self.pids:
             now_kib, peak_kib = process.resident_kib(pid)
             now, peak = now + now_kib, peak + peak_kib
-        return f"{now / 1024:,.0f} MiB ({peak / 1024:,.0f})" if self.pids else "-"
+        return now / 1024, peak / 1024
+
+    def memory(self) -> str:
+        """Resident memory of labkit's processes for this service, now and at its peak."""
+        now, peak = self.resident_mib()
+        return f"{now:,.0f} MiB ({peak:,.0f})" if self.pids else "-"
 
     @property
     def owner(self) -> str:

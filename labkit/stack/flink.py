@@ -6,6 +6,17 @@ real JobManager and TaskManager from the scripts inside the PyFlink wheel,
 with the REST API and web UI on the LAB_FLINK port. This module starts, stops
 and probes them (and kills a TaskManager on purpose); running jobs on them is
 `labkit.stack.flink_jobs`.
+
+Both run Python operators in thread mode: inside the TaskManager's JVM, through
+the embedded interpreter (pemja) that `flink-python` loads. On the cluster that
+needs `flink-python` in the cluster's own lib/ (`_lib_dir`): `flink run -pym`
+also ships it inside every job, and a job that loaded pemja from its own class
+loader would hold the native library, so that every later job on the same
+TaskManager failed to load it (`NoSuchFieldException: loadedLibraryNames` on
+Java 17). Loaded once from lib/, pemja serves every job. The price: the
+TaskManager keeps one Python interpreter for its whole life, so modules a job
+imported (labkit among them) stay loaded for the next job; after changing
+labkit's code, restart the cluster (`labkit stack down`, then `up`).
 """
 
 from __future__ import annotations
@@ -29,7 +40,7 @@ from .jvm import connector_jar, java_bin
 from .process import Launch
 from .service import Health, Service, port_open
 
-__all__ = ["JOB_SETTINGS", "Flink", "kill_taskmanager", "pyflink_home", "rest_get",
+__all__ = ["JOB_SETTINGS", "TASKMANAGER", "Flink", "kill_taskmanager", "pyflink_home", "rest_get",
            "script_env", "start_taskmanager"]
 
 TASKMANAGER = "flink-taskmanager"  # the name its PID file is tracked under
@@ -47,19 +58,24 @@ def pyflink_home() -> Path:
 
 
 # How the lab runs PyFlink jobs, on the mini-cluster and the standalone cluster alike:
-# the venv's `python` found on PATH (PATH must start with the venv's bin/: a full path
-# to the venv's interpreter makes thread mode load the base interpreter, without the
-# venv's packages), and a failing job restarted from its last checkpoint a bounded
-# number of times, then failed instead of restarting forever (the default once
-# checkpointing is on). 5 attempts 5 s apart: a killed TaskManager costs one attempt,
-# and the restarted job then waits for slots until a new TaskManager registers; the
-# spare attempts cover failures while the new one starts. A job that keeps failing
-# for a real reason still fails, after ~25 s.
-# Not thread mode, which only the mini-cluster uses: on a standalone TaskManager each
-# job loads PyFlink's embedded interpreter (pemja) in its own class loader, and on
-# Java 17 any job after the first fails with `NoSuchFieldException: loadedLibraryNames`.
+# - Python in thread mode, inside the TaskManager's JVM: no separate Python worker, and
+#   no serialization of every record to it and back (see the module's docstring).
+# - The venv's `python` found on PATH (PATH must start with the venv's bin/: a full path
+#   to the venv's interpreter makes thread mode load the base interpreter, without the
+#   venv's packages).
+# - No leaked-class-loader check: when a bounded job ends, the Kafka source's
+#   admin-client thread can still log through the job's closed class loader, and the
+#   check turns that into a log4j error printed into whatever cell or test ran the job.
+# - A failing job restarted from its last checkpoint a bounded number of times, then
+#   failed instead of restarting forever (the default once checkpointing is on). 5
+#   attempts 5 s apart: a killed TaskManager costs one attempt, and the restarted job
+#   then waits for slots until a new TaskManager registers; the spare attempts cover
+#   failures while the new one starts. A job that keeps failing for a real reason still
+#   fails, after ~25 s.
 JOB_SETTINGS = {
+    "python.execution-mode": "thread",
     "python.executable": "python",
+    "classloader.check-leaked-classloader": "false",
     "restart-strategy.type": "fixed-delay",
     "restart-strategy.fixed-delay.attempts": "5",
     "restart-strategy.fixed-delay.delay": "5 s",
@@ -153,12 +169,18 @@ class Flink(Service):
             # `flink run` builds jobs with this very interpreter (PATH: see _script_env).
             "python": {"client": {"executable": sys.executable}},
             "pipeline": {"jars": f"file://{connector_jar(settings)}"},
+            # pemja, the embedded interpreter's bridge, from lib/ (see the module's
+            # docstring), never from the copy each job ships.
+            "classloader": {"parent-first-patterns": {"additional": "pemja."}},
         }
         config = _merge(_merge(base, lab), _nested(JOB_SETTINGS))
         (conf / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
 
-    def launches(self, settings: Settings) -> list[Launch]:
-        env = {**script_env(settings), "FLINK_LOG_DIR": str(settings.log_dir / "flink"),
+    def launches(self, settings: Settings, *, python_bin: Path | None = None) -> list[Launch]:
+        """The JobManager and TaskManager; `python_bin`: see `script_env`."""
+        _fill_lib_dir(settings)
+        env = {**script_env(settings, python_bin=python_bin),
+               "FLINK_LOG_DIR": str(settings.log_dir / "flink"),
                "FLINK_PID_DIR": str(settings.run_dir / "flink")}
         bin_dir = pyflink_home() / "bin"
         return [Launch(f"flink-{role}", ["bash", str(bin_dir / f"{role}.sh"), "start-foreground"],
@@ -170,11 +192,32 @@ def _conf_dir(settings: Settings) -> Path:
     return settings.data_dir / "flink" / "conf"
 
 
-def script_env(settings: Settings) -> dict[str, str]:
-    """Environment for the wheel's bin/ scripts: the lab's conf dir, venv and java on PATH."""
-    # The venv first so Python workers import pyflink; the scripts find `java` on PATH.
-    path = [str(Path(sys.executable).parent), str(Path(java_bin()).parent), os.environ["PATH"]]
-    return {"FLINK_CONF_DIR": str(_conf_dir(settings)),
+def _lib_dir(settings: Settings) -> Path:
+    """The cluster's lib/: the wheel's own jars plus `flink-python` (thread mode)."""
+    return settings.data_dir / "flink" / "lib"
+
+
+def _fill_lib_dir(settings: Settings) -> None:
+    """Links to every jar of the wheel's lib/ and to opt/flink-python: the scripts put
+    whatever FLINK_LIB_DIR holds on the JobManager's and TaskManagers' class path."""
+    lib = _lib_dir(settings)
+    shutil.rmtree(lib, ignore_errors=True)
+    lib.mkdir(parents=True)
+    home = pyflink_home()
+    for jar in [*(home / "lib").glob("*.jar"), *(home / "opt").glob("flink-python-*.jar")]:
+        (lib / jar.name).symlink_to(jar)
+
+
+def script_env(settings: Settings, *, python_bin: Path | None = None) -> dict[str, str]:
+    """Environment for the wheel's bin/ scripts: the lab's conf dir, venv and java on PATH.
+
+    `python_bin`: the bin/ folder of the venv whose `python` runs the jobs' Python
+    (default: this process's venv).
+    """
+    # The venv first so jobs' Python imports pyflink; the scripts find `java` on PATH.
+    python_bin = python_bin or Path(sys.executable).parent
+    path = [str(python_bin), str(Path(java_bin()).parent), os.environ["PATH"]]
+    return {"FLINK_CONF_DIR": str(_conf_dir(settings)), "FLINK_LIB_DIR": str(_lib_dir(settings)),
             "PATH": os.pathsep.join(path)}
 
 
@@ -222,15 +265,21 @@ def kill_taskmanager(settings: Settings | None = None, *, timeout_s: float = 10.
     return pid
 
 
-def start_taskmanager(settings: Settings | None = None, *, timeout_s: float = 90.0) -> int:
+def start_taskmanager(settings: Settings | None = None, *, timeout_s: float = 90.0,
+                      python_bin: Path | None = None) -> int:
     """Start a TaskManager for the standalone cluster, tracked like `stack up`'s; return its
-    PID once it has registered with the JobManager."""
+    PID once it has registered with the JobManager.
+
+    `python_bin`: the bin/ folder of the venv whose Python the TaskManager runs jobs
+    with (default: this process's venv).
+    """
     settings = settings or get_settings()
     if process.running_pid(TASKMANAGER, settings.run_dir) is not None:
         raise StackError("A TaskManager started by labkit is already running.",
                          "kill it first (`kill_taskmanager()`) if you want a fresh one.")
     known = _taskmanager_ids(settings)
-    launch = next(launch for launch in Flink(cluster=True).launches(settings)
+    launch = next(launch for launch in Flink(cluster=True).launches(settings,
+                                                                     python_bin=python_bin)
                   if launch.name == TASKMANAGER)
     pid = process.start(launch, settings.run_dir)
 

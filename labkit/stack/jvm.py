@@ -10,7 +10,8 @@ from pathlib import Path
 from ..errors import StackError
 from ..settings import REPO_ROOT, VERSIONS, Settings
 
-__all__ = ["avro_confluent_jar", "connector_jar", "ensure_jvm_parts", "java_bin", "parts_present"]
+__all__ = ["avro_confluent_jar", "connector_jar", "ensure_jvm_parts", "java_bin",
+           "labkit_flink_jar", "parts_present"]
 
 MIN_JAVA = 17
 
@@ -48,14 +49,27 @@ def avro_confluent_jar(settings: Settings) -> Path:
     return settings.jvm_dir / "flink" / "flink-sql-avro-confluent-registry-2.2.0.jar"
 
 
+def labkit_flink_jar(settings: Settings) -> Path:
+    """The lab's own Java (jvm/src: DecodeTransactions), built by pom.xml."""
+    return settings.jvm_dir / "flink" / "labkit-flink.jar"
+
+
+def _built_from_current_source(settings: Settings) -> bool:
+    jar = labkit_flink_jar(settings)
+    sources = list((REPO_ROOT / "jvm" / "src").rglob("*.java"))
+    return jar.exists() and all(source.stat().st_mtime <= jar.stat().st_mtime
+                                for source in sources)
+
+
 def parts_present(settings: Settings) -> bool:
-    """True if the jars of exactly the pinned versions are in place."""
+    """True if the jars of exactly the pinned versions are in place, and the lab's own
+    jar is newer than its sources."""
     jvm = settings.jvm_dir
     return all(path.exists() for path in (
         jvm / "kafka" / f"kafka_2.13-{VERSIONS['kafka']}.jar",
         jvm / "apicurio" / f"apicurio-registry-app-{VERSIONS['apicurio']}-runner.jar",
         connector_jar(settings), avro_confluent_jar(settings),
-    ))
+    )) and _built_from_current_source(settings)
 
 
 def ensure_jvm_parts(settings: Settings) -> None:

@@ -41,20 +41,25 @@ def test_an_unknown_engine_is_refused_before_anything_runs():
 
 def _saved_suite(folder, *, with_conditions=True):
     results = [bench.Result("ceiling", 10_000, wall_s=0.5, loop_s=0.125),
-               bench.Result("simple", 10_000, wall_s=1.0, loop_s=0.5),
+               bench.Result("passthrough", 10_000, wall_s=0.8, loop_s=0.4, steady_per_s=40_000),
+               bench.Result("simple", 10_000, wall_s=1.0, loop_s=0.5, steady_per_s=30_000,
+                            startup_s=0.25),
                bench.Result("simple", 10_000, wall_s=1.0, loop_s=0.4, processes=2),
-               bench.Result("flink", 10_000, wall_s=20.0),
+               bench.Result("flink", 10_000, wall_s=20.0, steady_per_s=4_000, startup_s=12.0),
                bench.Result("flink", 10_000, wall_s=10.0, parallelism=2),
                bench.Result("ceiling", 1_000_000, wall_s=20.0, loop_s=12.5),
                bench.Result("simple", 30_000, wall_s=7.0, loop_s=6.0, rate=5_000.0,
                             latency_ms={"processing": {"p50": 2.5, "p99": 40.0}}, pinned=True,
+                            breakdown_ms={"tail": {"waiting": 3.5, "redis": 30.25}},
                             alongside={"kafka": 3.25, "redis": 0.5})]
     conditions = {"before": {"utc": "2026-11-30 03:00:00", "cores": 2, "cpu": "AMD EPYC",
                              "memory_gib": 23.5, "load": {"1min": 0.5},
-                             "services": {"kafka": {"version": "4.1.1"}},
+                             "services": {"kafka": {"version": "4.1.1",
+                                                    "resident_mib": 400, "peak_mib": 410}},
                              "versions": {"python": "3.11.7"}, "redis_keys": 7,
                              "redis_aof_mb": 1.5},
-                  "after": {"load": {"1min": 1.25}}}
+                  "after": {"load": {"1min": 1.25},
+                            "services": {"kafka": {"resident_mib": 600, "peak_mib": 1_100}}}}
     return bench.save(results, folder, measured_under=conditions if with_conditions else None)
 
 
@@ -63,15 +68,21 @@ def test_the_report_is_the_saved_suite_as_a_markdown_table(tmp_path):
     lines = text.splitlines()
     assert "| engine (`labkit bench --engine …`) | 10K | 1M events |" in lines
     assert "| `ceiling`: consume + Avro decode only | 80K/s | 80K/s |" in lines
-    assert "| `simple`, two processes (`--processes 2`) | 25K/s | - |" in lines
-    assert any(line.startswith("| `flink`: PyFlink") and "| 0.5K/s / 1.0K/s | - |" in line
-               for line in lines)
+    # Engines: the whole run (events over wall time), then the steady state where measured.
+    assert "| `simple`: the whole pipeline, one process | 10K/s · 30K/s | - |" in lines
+    assert "| `simple`, two processes (`--processes 2`) | 10K/s | - |" in lines
+    assert "| `flink`: PyFlink DataStream, parallelism 1 | 0.5K/s · 4.0K/s | - |" in lines
+    assert "| `flink`, parallelism 2 | 1.0K/s | - |" in lines
     assert not any("flink-sql" in line for line in lines)  # not measured: no row
+    assert "steady states: 10K 75%." in text  # simple's 30K/s of passthrough's 40K/s
+    assert "`simple` 0.2 s" in text and "`flink` 12.0 s" in text  # start-up
     header = lines[0]
     assert "run saved as `20261130T030000Z`" in header and "2026-11-30 03:00:00 UTC" in header
     assert "before, 1.25 after" in header and "Kafka 4.1.1" in header
+    assert "Resident memory: kafka 400 MiB at the start, 1,100 at its peak." in header
     assert "at a steady 5,000 events/s for 6 s (warm-up left out" in text and "p99 40.0 ms" in text
     assert "pinned to separate cores" in text
+    assert "The slowest 1 % spent, on average: waiting 3.5 ms, redis 30.2 ms." in text
     assert "CPU time meanwhile: kafka 3.2 s, redis 0.5 s." in text
 
 

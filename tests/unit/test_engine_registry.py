@@ -33,7 +33,8 @@ def test_every_option_an_engine_takes_is_a_run_option():
 
 
 def test_an_unknown_engine_is_a_lab_error():
-    with pytest.raises(LabError, match=r"(?s)Unknown engine 'spark'.*simple, flink, flink-sql"):
+    with pytest.raises(LabError,
+                       match=r"(?s)Unknown engine 'spark'.*simple, flink, flink-jvm, flink-sql"):
         engines.get("spark")
 
 
@@ -96,8 +97,8 @@ def test_bench_refuses_a_flag_it_would_ignore(argv, refused):
     assert "Traceback" not in result.output
 
 
-def test_bench_knows_every_registered_engine_and_the_ceiling():
-    assert ("ceiling", *engines.ENGINES) == bench.ENGINES
+def test_bench_knows_every_registered_engine_and_the_floors():
+    assert ("ceiling", "passthrough", *engines.ENGINES) == bench.ENGINES
 
 
 def test_process_refuses_to_follow_with_flink_as_it_could_not_stop():

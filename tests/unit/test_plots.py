@@ -63,3 +63,26 @@ def test_event_time_says_so_when_no_watermark_ever_came():
     fig = plots.event_time(EventTimeRun(Options(window_ms=60_000, delay_ms=5_000), trace, [], []))
     labels = [line.get_label() for line in fig.axes[0].lines]
     assert "no event met a watermark" in labels
+
+
+def test_scaling_draws_the_steady_state_beside_the_whole_run_where_measured():
+    rates = pd.DataFrame({"engine": ["simple", "simple", "flink", "flink"],
+                          "workers": [1, 2, 1, 2],
+                          "events_per_s": [10_000.0, 18_000.0, 2_000.0, 2_500.0],
+                          "steady_per_s": [None, None, 4_000.0, 4_500.0]})
+    (ax,) = plots.scaling(rates, x="workers", title="t").axes
+    lines = {line.get_label(): list(line.get_ydata()) for line in ax.get_lines()}
+    assert lines == {"simple, whole run": [10_000.0, 18_000.0],
+                     "flink, whole run": [2_000.0, 2_500.0],
+                     "flink, steady state": [4_000.0, 4_500.0]}
+
+
+def test_latency_breakdown_stacks_each_runs_stages_in_the_same_order():
+    fig = plots.latency_breakdown({"run 1": {"waiting": 3.0, "redis": 10.0},
+                                   "run 2": {"waiting": 1.0, "decode": 0.5, "redis": 2.0}})
+    (ax,) = fig.axes
+    widths = [bar.get_width() for bar in ax.patches]
+    # stages in first-seen order (waiting, redis, decode); run 1 has no decode bar width
+    assert widths == [3.0, 10.0, 0.0, 1.0, 2.0, 0.5]
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == \
+        ["waiting", "redis", "decode"]

@@ -122,3 +122,12 @@ def test_field_at_counts_in_the_frame_when_given_the_schema_id():
     assert serde.field_at(FIRST, 4, schema_id=81) == ("header", "schema id")
     assert serde.field_at(FIRST, 5, schema_id=81) == serde.field_at(FIRST, 0) == (
         "txn_id", "length varint")
+
+
+def test_the_engines_encoder_writes_the_same_bytes_as_encode_confluent():
+    """One buffer reused for every record: no record may carry bytes of the one before."""
+    encode = serde.confluent_encoder(258)
+    # Records of different lengths: a shorter one after a longer one must not keep its tail.
+    assert len({len(serde.encode_confluent(record, 258)) for record in RECORDS}) > 1
+    assert [encode(record) for record in RECORDS] == \
+        [serde.encode_confluent(record, 258) for record in RECORDS]

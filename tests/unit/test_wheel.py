@@ -7,19 +7,23 @@ entry (a `.pth` line): .pth files inside that folder are not processed, so the
 editable install of the source tree is not on the path, and any module or schema
 missing from the wheel fails the import or the load.
 
-The build runs with build isolation, as `pip install .` does, so pip fetches the
-declared build backend (setuptools) from the package index (or pip's cache).
+The wheel is the `labkit_wheel` fixture's (conftest.py): built with build
+isolation, as `pip install .` does.
 """
 
 from __future__ import annotations
 
+import ast
+import importlib.metadata
 import json
 import os
-import shutil
 import subprocess
 import sys
-import sysconfig
+import zipfile
 from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = REPO_ROOT / "labkit" / "avro_schemas"
@@ -67,37 +71,9 @@ def _run(*args: str | Path, **kwargs) -> subprocess.CompletedProcess:
     return result
 
 
-def _build_wheel(tmp_path: Path) -> Path:
-    """Build from a copy of the project files, so no build/ or egg-info lands in the repo."""
-    source = tmp_path / "source"
-    source.mkdir()
-    for name in ("pyproject.toml", "README.md", "setup.py", "setup.cfg", "MANIFEST.in"):
-        if (REPO_ROOT / name).exists():
-            shutil.copy2(REPO_ROOT / name, source / name)
-    shutil.copytree(REPO_ROOT / "labkit", source / "labkit",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    dist = tmp_path / "dist"
-    # With build isolation, as `pip install .` builds: pip fetches the declared backend
-    # (setuptools>=68). The venv's own setuptools (65.5, from `python -m venv`) cannot build a
-    # wheel without the `wheel` package, which the dev extras do not install.
-    _run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--disable-pip-version-check", "-q",
-         "-w", dist, source)
-    [wheel] = dist.glob("labkit-*.whl")
-    return wheel
-
-
-def test_the_wheel_ships_every_module_and_schema(tmp_path):
-    wheel = _build_wheel(tmp_path)
-
-    venv = tmp_path / "venv"
-    _run(sys.executable, "-m", "venv", "--without-pip", venv)
+def test_the_wheel_ships_every_module_and_schema(tmp_path, wheel_venv):
+    venv = wheel_venv
     python = venv / "bin" / "python"
-    _run(sys.executable, "-m", "pip", "--python", python, "install", "--no-deps",
-         "--disable-pip-version-check", "-q", wheel)
-    site_packages = Path(_run(python, "-c", "import sysconfig; "
-                              "print(sysconfig.get_paths()['purelib'])").stdout.strip())
-    deps = dict.fromkeys(sysconfig.get_paths()[key] for key in ("purelib", "platlib"))
-    (site_packages / "labkit_test_deps.pth").write_text("".join(f"{path}\n" for path in deps))
 
     cwd = tmp_path / "elsewhere"
     cwd.mkdir()
@@ -120,3 +96,61 @@ def test_the_repository_schemas_folder_is_the_package_data():
     """Docs say `schemas/...`: the root folder is a link to the files the package ships."""
     assert (REPO_ROOT / "schemas").is_symlink()
     assert (REPO_ROOT / "schemas").resolve() == SCHEMAS.resolve()
+
+
+def _imported_top_level_names() -> set[str]:
+    """Every module name labkit imports (at the top or inside functions), first part only."""
+    names = set()
+    for path in (REPO_ROOT / "labkit").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+    return names
+
+
+def _wheel_requirements(wheel: Path) -> list[Requirement]:
+    """The wheel's own Requires-Dist, extras (dev) left out."""
+    with zipfile.ZipFile(wheel) as archive:
+        [metadata] = [name for name in archive.namelist() if name.endswith(".dist-info/METADATA")]
+        lines = archive.read(metadata).decode().splitlines()
+    found = [Requirement(line.removeprefix("Requires-Dist:")) for line in lines
+             if line.startswith("Requires-Dist:")]
+    return [req for req in found if req.marker is None or req.marker.evaluate({"extra": ""})]
+
+
+def _installed_with_dependencies(requirements: list[Requirement]) -> set[str]:
+    """The distributions `requirements` bring, theirs included (extras followed), by the
+    metadata of what is installed here."""
+    found: set[str] = set()
+    todo = list(requirements)
+    while todo:
+        req = todo.pop()
+        name = canonicalize_name(req.name)
+        extras = frozenset(req.extras)
+        if (name, extras) in found:
+            continue
+        found.add((name, extras))
+        for line in importlib.metadata.requires(name) or []:
+            sub = Requirement(line)
+            if sub.marker is None or any(sub.marker.evaluate({"extra": extra})
+                                         for extra in ("", *extras)):
+                todo.append(sub)
+    return {name for name, _extras in found}
+
+
+def test_the_wheel_declares_every_package_labkit_imports_at_the_version_used_here(labkit_wheel):
+    """What a venv built from the wheel alone would install is what labkit needs (the
+    `wheel_venv` fixture borrows this venv's packages instead of installing them)."""
+    requirements = _wheel_requirements(labkit_wheel)
+    brought = _installed_with_dependencies(requirements)
+    third_party = _imported_top_level_names() - set(sys.stdlib_module_names) - {"labkit"}
+    providers = importlib.metadata.packages_distributions()
+    undeclared = {name: providers.get(name) for name in third_party
+                  if not {canonicalize_name(d) for d in providers.get(name, [])} & brought}
+    assert undeclared == {}, "labkit imports these, and the wheel does not bring them"
+    wrong = {req.name: (str(req.specifier), importlib.metadata.version(req.name))
+             for req in requirements
+             if importlib.metadata.version(req.name) not in req.specifier}
+    assert wrong == {}, "pinned (wheel) vs installed (this venv)"
