@@ -72,6 +72,7 @@ class Result:
     partitions: int = 1
     parallelism: int = 1
     processes: int = 1
+    cluster: bool = False  # a Flink engine on the standalone cluster
     rate: float | None = None
     tag: str = ""  # where the run wrote: Outputs(topic, tag)
     guarantee: str = ""  # the simple engine's delivery guarantee ("" for other engines)
@@ -207,6 +208,7 @@ def run(engine: str, *, events: int | None = None, topic: str | None = None,
         topic = workload(events, partitions=partitions, progress=progress)
     result = _measure(engine, topic, options)
     result.partitions = int(topics.describe(topic)["partitions"])
+    result.cluster = cluster
     result.tag = tag
     result.guarantee = guarantee if engine == "simple" else ""
     return result
@@ -422,10 +424,13 @@ def suite(*, sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000),
           flink_sizes: tuple[int, ...] = (100_000, 1_000_000), partitions: int = 2,
           progress: bool = False, show: Callable[[Result], None] = lambda _r: None
           ) -> list[Result]:
-    """Every engine over growing workloads: the floors, the simple engine at-least-once
-    and exactly-once, scale-out, the Flink engines at parallelism 1 and 2 (on the
-    workloads of `flink_sizes`: at 10K events a Flink run is all start-up); then
-    latency (the simple engine unpinned and pinned, the Flink engines at a lower load).
+    """Latency first, on the stack as the suite found it (the simple engine unpinned and
+    pinned, the Flink engines at a lower load): after the large workloads below, Kafka
+    and Redis carry their data and the page cache their files. Then every engine over
+    growing workloads: the floors, the simple engine at-least-once and exactly-once,
+    scale-out, the Flink engines at parallelism 1 and 2 (on the workloads of
+    `flink_sizes`: at 10K events a Flink run is all start-up), and the flink engine on
+    the standalone cluster too.
 
     One workload per size, shared by all engines (each writes its own outputs).
     `show` sees each result as soon as it is measured.
@@ -436,6 +441,10 @@ def suite(*, sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000),
         results.append(result)
         show(result)
 
+    keep(latency())
+    keep(latency(pin=True))
+    for engine in ("flink", "flink-sql"):  # a load each can keep up with on two cores
+        keep(flink_latency(engine, rate=500, seconds=6))
     for events in sizes:
         topic = workload(events, partitions=partitions, progress=progress)
         keep(run("ceiling", topic=topic))
@@ -447,10 +456,7 @@ def suite(*, sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000),
             for engine in ("flink", "flink-jvm", "flink-sql"):
                 for parallelism in (1, 2):
                     keep(run(engine, topic=topic, parallelism=parallelism))
-    keep(latency())
-    keep(latency(pin=True))
-    for engine in ("flink", "flink-sql"):  # a load each can keep up with on two cores
-        keep(flink_latency(engine, rate=500, seconds=6))
+            keep(run("flink", topic=topic, cluster=True))
     return results
 
 
@@ -503,8 +509,10 @@ def _is_simple(row: dict, processes: int = 1, guarantee: str = "at-least-once") 
             and (row.get("guarantee") or "at-least-once") == guarantee)
 
 
-def _is_flink(engine: str, parallelism: int) -> Callable[[dict], bool]:
-    return lambda row: row["engine"] == engine and row["parallelism"] == parallelism
+def _is_flink(engine: str, parallelism: int, *, cluster: bool = False
+              ) -> Callable[[dict], bool]:
+    return lambda row: (row["engine"] == engine and row["parallelism"] == parallelism
+                        and row.get("cluster", False) == cluster)
 
 
 # Each row's label and which results it shows. A cell is "whole run · steady state"
@@ -519,6 +527,8 @@ _REPORT_ROWS: list[tuple[str, Callable[[dict], bool]]] = [
     ("`simple`, two processes (`--processes 2`)", lambda r: _is_simple(r, processes=2)),
     ("`flink`: PyFlink DataStream, parallelism 1", _is_flink("flink", 1)),
     ("`flink`, parallelism 2", _is_flink("flink", 2)),
+    ("`flink` on the standalone cluster (`--flink-cluster`), parallelism 1",
+     _is_flink("flink", 1, cluster=True)),
     ("`flink-jvm`: the same job, Avro decoded in the JVM, parallelism 1",
      _is_flink("flink-jvm", 1)),
     ("`flink-jvm`, parallelism 2", _is_flink("flink-jvm", 2)),

@@ -110,12 +110,18 @@ def _java() -> Check:
 
 
 def _maven(settings: Settings) -> Check:
-    if shutil.which("mvn"):
-        return Check("maven", "ok", shutil.which("mvn") or "")
     if parts_present(settings):
-        return Check("maven", "ok", "not installed; not needed (the JVM parts are in place)")
-    return Check("maven", "fail", "not installed, and the JVM parts are not fetched yet",
-                 "install Maven (Debian/Ubuntu: `apt-get install maven`), then `make jvm`.")
+        return Check("maven", "ok", (shutil.which("mvn") or "not installed") +
+                     "; not needed now (the JVM parts are in place)")
+    if not shutil.which("mvn"):
+        return Check("maven", "fail", "not installed, and the JVM parts are not fetched yet",
+                     "install Maven (Debian/Ubuntu: `apt-get install maven`), then `make jvm`.")
+    if not shutil.which("javac"):
+        return Check("maven", "fail", "Maven is installed, but no Java compiler (javac) for "
+                     "the lab's one Java class (jvm/src, the flink-jvm engine's decoder)",
+                     "install a JDK (Debian/Ubuntu: `apt-get install openjdk-17-jdk-headless`), "
+                     "then `make jvm`.")
+    return Check("maven", "ok", shutil.which("mvn") or "")
 
 
 def _jvm_parts(settings: Settings) -> Check:

@@ -22,7 +22,7 @@ def java_bin() -> str:
     if java is None:
         raise StackError(
             "Java is not installed: Kafka, the Schema Registry and Flink all run on the JVM.",
-            "install Java 17 (Debian/Ubuntu: `apt-get install openjdk-17-jre-headless`; "
+            "install Java 17 (Debian/Ubuntu: `apt-get install openjdk-17-jdk-headless`; "
             "conda: `conda install openjdk=17`) and run the command again.",
         )
     out = subprocess.run([java, "-version"], capture_output=True, text=True).stderr
@@ -83,6 +83,14 @@ def ensure_jvm_parts(settings: Settings) -> None:
             "Schema Registry and Flink connector jars from Maven Central.",
             "install Maven (Debian/Ubuntu: `apt-get install maven`; conda: `conda install maven`) "
             "and run `make jvm`.",
+        )
+    if shutil.which("javac") is None:
+        raise StackError(
+            "Maven needs a Java compiler (javac) to build the lab's one Java class "
+            "(jvm/src: the flink-jvm engine's decoder), and there is none: a JRE is installed, "
+            "not a JDK.",
+            "install a JDK (Debian/Ubuntu: `apt-get install openjdk-17-jdk-headless`; conda: "
+            "`conda install openjdk=17`) and run `make jvm`.",
         )
     # Start clean: a jar of an older version left in kafka/ would join the classpath.
     shutil.rmtree(settings.jvm_dir, ignore_errors=True)

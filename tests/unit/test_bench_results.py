@@ -47,6 +47,7 @@ def _saved_suite(folder, *, with_conditions=True):
                bench.Result("simple", 10_000, wall_s=1.0, loop_s=0.4, processes=2),
                bench.Result("flink", 10_000, wall_s=20.0, steady_per_s=4_000, startup_s=12.0),
                bench.Result("flink", 10_000, wall_s=10.0, parallelism=2),
+               bench.Result("flink", 10_000, wall_s=5.0, cluster=True, steady_per_s=8_000),
                bench.Result("ceiling", 1_000_000, wall_s=20.0, loop_s=12.5),
                bench.Result("simple", 30_000, wall_s=7.0, loop_s=6.0, rate=5_000.0,
                             latency_ms={"processing": {"p50": 2.5, "p99": 40.0}}, pinned=True,
@@ -73,6 +74,8 @@ def test_the_report_is_the_saved_suite_as_a_markdown_table(tmp_path):
     assert "| `simple`, two processes (`--processes 2`) | 10K/s | - |" in lines
     assert "| `flink`: PyFlink DataStream, parallelism 1 | 0.5K/s · 4.0K/s | - |" in lines
     assert "| `flink`, parallelism 2 | 1.0K/s | - |" in lines
+    assert ("| `flink` on the standalone cluster (`--flink-cluster`), parallelism 1 | "
+            "2.0K/s · 8.0K/s | - |") in lines
     assert not any("flink-sql" in line for line in lines)  # not measured: no row
     assert "steady states: 10K 75%." in text  # simple's 30K/s of passthrough's 40K/s
     assert "`simple` 0.2 s" in text and "`flink` 12.0 s" in text  # start-up

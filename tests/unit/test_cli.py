@@ -53,3 +53,20 @@ def test_bench_report_prints_a_saved_suite_and_refuses_measuring_flags(tmp_path)
         refused = runner.invoke(app, ["bench", *argv])
         assert refused.exit_code == 1, argv
         assert flag in refused.output and "Traceback" not in refused.output, argv
+
+
+def test_the_core_profile_starts_no_flink_cluster_and_the_flink_profile_does(monkeypatch):
+    from labkit import stack
+    from labkit.settings import get_settings
+
+    asked = []
+    monkeypatch.setattr(stack, "up", lambda *, flink_cluster, console: asked.append(flink_cluster))
+    monkeypatch.setattr(stack, "status", lambda: [])
+    for argv in (["stack", "up"], ["stack", "up", "--profile", "core"],
+                 ["stack", "up", "--profile", "flink"], ["stack", "up", "--flink-cluster"]):
+        assert runner.invoke(app, argv).exit_code == 0, argv
+    assert asked == [False, False, True, True]
+    # Without the cluster, Flink is the mini-cluster each job starts: no port of its own.
+    (flink,) = [service for service in stack.services(flink_cluster=False)
+                if service.name == "flink"]
+    assert flink.ports(get_settings()) == []

@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from labkit.cli import app
+from labkit.settings import get_settings
 from labkit.stack import doctor
 
 runner = CliRunner()
@@ -62,3 +63,16 @@ def test_an_unknown_profile_is_a_lab_error():
     result = runner.invoke(app, ["doctor", "--profile", "huge"])
     assert result.exit_code == 1
     assert "There is no profile 'huge'" in result.output
+
+
+def test_maven_without_a_jdk_fails_while_the_lab_jar_is_unbuilt(monkeypatch, tmp_path):
+    """Maven compiles jvm/src with javac: a JRE alone cannot build the lab's jar."""
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    (fake_bin / "mvn").write_text("#!/bin/sh\n")
+    (fake_bin / "mvn").chmod(0o755)
+    monkeypatch.setenv("PATH", str(fake_bin))  # mvn, and no javac
+    monkeypatch.setenv("LAB_HOME", str(tmp_path / "lab"))  # nothing fetched or built yet
+    check = doctor._maven(get_settings())
+    assert check.status == "fail"
+    assert "javac" in check.detail and "openjdk-17-jdk-headless" in check.fix

@@ -3,7 +3,7 @@ spread, never from one extreme run (no stack)."""
 
 import pytest
 
-from labkit.verdicts import MARGIN, ROOM, against_claim, ordering, quartiles
+from labkit.verdicts import MARGIN, ROOM, TAIL_ROOM, against_claim, ordering, quartiles
 
 
 def test_quartiles_interpolate_and_one_run_is_both():
@@ -105,3 +105,13 @@ def test_a_latency_ordering_is_better_lower():
                     lower_is_better=True).word == "about the same"
     assert ordering("pinned p99", [9, 11, 12], [10, 12, 11],
                     lower_is_better=True).word == "about the same"
+
+
+def test_a_tail_claim_needs_twice_the_room():
+    # p99 of 6 to 7 ms against 10 ms: confirmed with the ordinary room, not with a tail's.
+    tail = [6.0, 6.5, 7.0]
+    assert against_claim("p99 < 10 ms", tail, 10, lower_is_better=True).word == "confirmed"
+    assert against_claim("p99 < 10 ms", tail, 10, lower_is_better=True,
+                         room=TAIL_ROOM).word == "depends"
+    assert against_claim("p99 < 10 ms", [3.0, 3.5, 4.0], 10, lower_is_better=True,
+                         room=TAIL_ROOM).word == "confirmed"
