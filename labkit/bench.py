@@ -441,6 +441,10 @@ def suite(*, sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000),
         results.append(result)
         show(result)
 
+    # Warm-up, thrown away: a freshly started broker compiles its hot paths and loads the
+    # consumer-offsets topic during its first minute, which a latency run would measure.
+    run("simple", events=20_000, partitions=partitions)
+    latency(seconds=2)
     keep(latency())
     keep(latency(pin=True))
     for engine in ("flink", "flink-sql"):  # a load each can keep up with on two cores
