@@ -424,13 +424,14 @@ def suite(*, sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000),
           flink_sizes: tuple[int, ...] = (100_000, 1_000_000), partitions: int = 2,
           progress: bool = False, show: Callable[[Result], None] = lambda _r: None
           ) -> list[Result]:
-    """Latency first, on the stack as the suite found it (the simple engine unpinned and
-    pinned, the Flink engines at a lower load): after the large workloads below, Kafka
-    and Redis carry their data and the page cache their files. Then every engine over
-    growing workloads: the floors, the simple engine at-least-once and exactly-once,
-    scale-out, the Flink engines at parallelism 1 and 2 (on the workloads of
-    `flink_sizes`: at 10K events a Flink run is all start-up), and the flink engine on
-    the standalone cluster too.
+    """Every engine over growing workloads: the floors, the simple engine at-least-once
+    and exactly-once, scale-out, the Flink engines at parallelism 1 and 2 (on the
+    workloads of `flink_sizes`: at 10K events a Flink run is all start-up), and the
+    flink engine on the standalone cluster too. Latency (the simple engine unpinned
+    and pinned, the Flink engines at a lower load) before the largest workload: by
+    then the broker has warmed up (a freshly started one spends its first minutes
+    compiling its hot paths), and no million-event topic is being written out of the
+    page cache yet.
 
     One workload per size, shared by all engines (each writes its own outputs).
     `show` sees each result as soon as it is measured.
@@ -441,15 +442,7 @@ def suite(*, sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000),
         results.append(result)
         show(result)
 
-    # Warm-up, thrown away: a freshly started broker compiles its hot paths and loads the
-    # consumer-offsets topic during its first minute, which a latency run would measure.
-    run("simple", events=20_000, partitions=partitions)
-    latency(seconds=2)
-    keep(latency())
-    keep(latency(pin=True))
-    for engine in ("flink", "flink-sql"):  # a load each can keep up with on two cores
-        keep(flink_latency(engine, rate=500, seconds=6))
-    for events in sizes:
+    def throughput(events: int) -> None:
         topic = workload(events, partitions=partitions, progress=progress)
         keep(run("ceiling", topic=topic))
         keep(run("passthrough", topic=topic))
@@ -461,6 +454,15 @@ def suite(*, sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000),
                 for parallelism in (1, 2):
                     keep(run(engine, topic=topic, parallelism=parallelism))
             keep(run("flink", topic=topic, cluster=True))
+
+    *smaller, largest = sorted(sizes)
+    for events in smaller:
+        throughput(events)
+    keep(latency())
+    keep(latency(pin=True))
+    for engine in ("flink", "flink-sql"):  # a load each can keep up with on two cores
+        keep(flink_latency(engine, rate=500, seconds=6))
+    throughput(largest)
     return results
 
 
