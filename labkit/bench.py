@@ -495,6 +495,9 @@ def report(folder: Path | None = None) -> str:
     the table in the README is this function's output, never typed.
     """
     folder = folder or _newest_run()
+    if not (folder / "results.json").is_file():
+        raise LabError(f"{folder} holds no saved benchmark run (no results.json).",
+                       "pass the folder `make bench` saved, e.g. .lab/bench/<UTC time>/.")
     rows = json.loads((folder / "results.json").read_text())
     measured_under = _read_json(folder / "conditions.json")
     sizes = sorted({row["events"] for row in rows if row["rate"] is None})

@@ -106,3 +106,8 @@ def test_end_to_end_latency_matches_inputs_to_their_first_feature_record_by_txn_
     assert bench.end_to_end_ms([], appended) == []
     assert bench.end_to_end_ms(sent, appended, sent_after_ms=1_005) == [30.0]  # warm-up left out
 
+
+
+def test_a_folder_without_a_saved_run_is_a_lab_error(tmp_path):
+    with pytest.raises(LabError, match="holds no saved benchmark run"):
+        bench.report(tmp_path)
