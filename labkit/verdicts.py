@@ -27,8 +27,8 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["APPROXIMATE", "MARGIN", "ROOM", "TAIL_ROOM", "Verdict", "against_claim",
-           "ordering", "quartiles"]
+__all__ = ["APPROXIMATE", "LATENCY_ROOM", "MARGIN", "ROOM", "TAIL_ROOM", "Verdict",
+           "against_claim", "ordering", "quartiles"]
 
 # How far apart two sets of repetitions must be to call one faster. Three runs of one
 # configuration on the lab's 2-core machine differ by 10-40 % (notebook 05 prints its
@@ -41,6 +41,12 @@ ROOM = 1.25
 # a garbage collection, a busy core) and moves several-fold from one set of runs to the
 # next on this machine, as notebook 05's tables show; within 2x it is not settled.
 TAIL_ROOM = 2.0
+# The room for a claim on the simple engine's latency at a steady load (its p50 and p99):
+# a few milliseconds are set less by the engine than by what else the two shared cores
+# run at that moment. Between executions of notebook 05 on the lab's machine, the
+# quartiles of one set of six runs moved up to eight-fold from a quiet hour to a busy
+# one, so one execution, which cannot tell which hour it ran in, settles nothing closer.
+LATENCY_ROOM = 8.0
 # A claim of "~10K events/s" is met by 9K: "about" allows this much below the figure.
 APPROXIMATE = 0.10
 

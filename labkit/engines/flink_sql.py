@@ -76,6 +76,7 @@ from ..features import (
 from ..runs import Outputs, RunOptions, RunReport, reconcile
 from ..schemas import load as load_schema
 from ..settings import Settings, get_settings
+from ..stack.flink import JOB_SETTINGS
 from ..stack.flink_jobs import pyflink_job
 from ..stack.jvm import avro_confluent_jar, connector_jar
 from . import flink_follow
@@ -244,6 +245,10 @@ def _configuration(settings: Settings, options: RunOptions) -> Configuration:
     from pyflink.common import Configuration
 
     config = Configuration()
+    # No leaked-class-loader check: after a bounded job ends, the Kafka source's admin thread
+    # still logs through the job's class loader, and the check prints a stack trace per line.
+    leak_check = "classloader.check-leaked-classloader"
+    config.set_string(leak_check, JOB_SETTINGS[leak_check])
     for key, value in (options.flink_settings or {}).items():
         config.set_string(key, value)
     jars = (connector_jar(settings), avro_confluent_jar(settings))

@@ -3,7 +3,15 @@ spread, never from one extreme run (no stack)."""
 
 import pytest
 
-from labkit.verdicts import MARGIN, ROOM, TAIL_ROOM, against_claim, ordering, quartiles
+from labkit.verdicts import (
+    LATENCY_ROOM,
+    MARGIN,
+    ROOM,
+    TAIL_ROOM,
+    against_claim,
+    ordering,
+    quartiles,
+)
 
 
 def test_quartiles_interpolate_and_one_run_is_both():
@@ -115,3 +123,19 @@ def test_a_tail_claim_needs_twice_the_room():
                          room=TAIL_ROOM).word == "depends"
     assert against_claim("p99 < 10 ms", [3.0, 3.5, 4.0], 10, lower_is_better=True,
                          room=TAIL_ROOM).word == "confirmed"
+
+
+def test_a_latency_claim_is_not_settled_by_one_quiet_or_one_busy_hour():
+    # Six runs' processing p50 in a quiet hour (about 1.6 ms) and in a busy one (several
+    # runs slowed down several-fold): the same word for both, as notebook 05 needs.
+    quiet = [1.53, 1.58, 1.60, 1.65, 1.69, 1.78]
+    busy = [1.80, 1.84, 4.70, 6.96, 8.39, 14.2]
+    for runs in (quiet, busy):
+        assert against_claim("p50 < 10 ms", runs, 10, lower_is_better=True,
+                             room=LATENCY_ROOM).word == "depends"
+    # ... where the ordinary room would have said two different things.
+    assert against_claim("p50 < 10 ms", quiet, 10, lower_is_better=True).word == "confirmed"
+    assert against_claim("p50 < 10 ms", busy, 10, lower_is_better=True).word == "depends"
+    # An engine far off the claim is still judged: a regression to 100 ms refutes it.
+    assert against_claim("p50 < 10 ms", [90.0, 100.0, 110.0], 10, lower_is_better=True,
+                         room=LATENCY_ROOM).word == "refuted"
