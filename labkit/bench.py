@@ -544,6 +544,8 @@ _REPORT_ROWS: list[tuple[str, Callable[[dict], bool]]] = [
     ("`flink-sql`: Flink SQL OVER windows, parallelism 1", _is_flink("flink-sql", 1)),
     ("`flink-sql`, parallelism 2", _is_flink("flink-sql", 2)),
 ]
+
+
 def _newest_run() -> Path:
     runs = sorted(p.parent for p in (get_settings().home / "bench").glob("*/results.json"))
     if not runs:

@@ -298,7 +298,7 @@ class _Process:
 
     def commit_now(self, done: dict[int, int]) -> None:
         retrying(partial(self.guarantee.commit_now, _offsets(self.topic, done)),
-                  "committing offsets")
+                 "committing offsets")
 
     def process(self, batch: list[Message]) -> None:
         """One batch through every stage, its write and its commit ordered by the guarantee."""
@@ -320,7 +320,7 @@ class _Process:
                 guarantee.send(outputs.dlq, letter.key, letter.value, letter.headers())
             stopwatch.lap("produce")
             retrying(partial(self.sink.write_latest, [record for _, record in features]),
-                      "writing features to Redis")
+                     "writing features to Redis")
             in_redis_s = time.time()
             stopwatch.lap("redis")
             guarantee.confirm()

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..errors import StackError
 from ..settings import Settings
-from .jvm import java_bin, parts_present
+from .jvm import build_tools, java_bin, parts_present
 from .service import Service, port_open
 
 __all__ = ["BUDGET_GIB", "PROFILES", "Check", "checks", "failed"]
@@ -113,15 +113,10 @@ def _maven(settings: Settings) -> Check:
     if parts_present(settings):
         return Check("maven", "ok", (shutil.which("mvn") or "not installed") +
                      "; not needed now (the JVM parts are in place)")
-    if not shutil.which("mvn"):
-        return Check("maven", "fail", "not installed, and the JVM parts are not fetched yet",
-                     "install Maven (Debian/Ubuntu: `apt-get install maven`), then `make jvm`.")
-    if not shutil.which("javac"):
-        return Check("maven", "fail", "Maven is installed, but no Java compiler (javac) for "
-                     "the lab's one Java class (jvm/src, the flink-jvm engine's decoder)",
-                     "install a JDK (Debian/Ubuntu: `apt-get install openjdk-17-jdk-headless`), "
-                     "then `make jvm`.")
-    return Check("maven", "ok", shutil.which("mvn") or "")
+    try:
+        return Check("maven", "ok", build_tools())
+    except StackError as problem:
+        return Check("maven", "fail", problem.cause, problem.fix)
 
 
 def _jvm_parts(settings: Settings) -> Check:

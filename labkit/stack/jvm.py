@@ -10,7 +10,7 @@ from pathlib import Path
 from ..errors import StackError
 from ..settings import REPO_ROOT, VERSIONS, Settings
 
-__all__ = ["avro_confluent_jar", "connector_jar", "ensure_jvm_parts", "java_bin",
+__all__ = ["avro_confluent_jar", "build_tools", "connector_jar", "ensure_jvm_parts", "java_bin",
            "labkit_flink_jar", "parts_present"]
 
 MIN_JAVA = 17
@@ -72,10 +72,9 @@ def parts_present(settings: Settings) -> bool:
     )) and _built_from_current_source(settings)
 
 
-def ensure_jvm_parts(settings: Settings) -> None:
-    """Fetch the Kafka, Apicurio and Flink-connector jars with Maven unless already there."""
-    if parts_present(settings):
-        return
+def build_tools() -> str:
+    """Maven's path; a StackError if Maven is missing, or the Java compiler it needs for
+    the lab's own class (the doctor asks this too)."""
     mvn = shutil.which("mvn")
     if mvn is None:
         raise StackError(
@@ -92,6 +91,14 @@ def ensure_jvm_parts(settings: Settings) -> None:
             "install a JDK (Debian/Ubuntu: `apt-get install openjdk-17-jdk-headless`; conda: "
             "`conda install openjdk=17`) and run `make jvm`.",
         )
+    return mvn
+
+
+def ensure_jvm_parts(settings: Settings) -> None:
+    """Fetch the Kafka, Apicurio and Flink-connector jars with Maven unless already there."""
+    if parts_present(settings):
+        return
+    mvn = build_tools()
     # Start clean: a jar of an older version left in kafka/ would join the classpath.
     shutil.rmtree(settings.jvm_dir, ignore_errors=True)
     cmd = [mvn, "-q", "-B", "-f", str(REPO_ROOT / "pom.xml"), "package",
