@@ -20,9 +20,13 @@ def parse_frame(value: bytes) -> tuple[int, bytes]:
     unsigned int, then the Avro body written with that schema.
 
     A message that is not framed raises ValueError, and its message says what is wrong:
-    - shorter than the 5-byte header: the text contains "too short";
+    - shorter than the 5-byte header (4 bytes are too short too): the text contains
+      "too short";
     - first byte not 0x00: the text names that byte in two-digit hex, e.g. "0x48"
-      (schemaless Avro of a transaction starts with 0x48, the length of its txn_id).
+      (schemaless Avro of a transaction starts with 0x48, the length of its txn_id), or
+      "0x05" for a 5 (`hex(5)` is "0x5": not two digits).
+    Any other exception (an IndexError, a struct.error) is wrong: check the length before
+    you index or unpack.
 
     Hint: `int.from_bytes(value[1:5], "big")`, or `struct.unpack(">bI", value[:5])`.
     """
@@ -41,8 +45,12 @@ def decode_with_registry(value: bytes, registry: SchemaRegistryClient) -> dict:
     milliseconds (an int). fastavro returns a `timestamp-millis` field as a
     timezone-aware `datetime`; convert it back.
 
+    The conversion must be exact for every timestamp: the grader's topic also holds a
+    transaction from 2004 and one from a second before 1970, where the float route
+    `int(dt.timestamp() * 1000)` lands a millisecond off.
+
     Hint: `(dt - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)`
-    is exact; `int(dt.timestamp() * 1000)` goes through a float.
+    is exact: integer arithmetic on a timedelta, no float on the way.
     """
     raise NotImplementedError("decode_with_registry: look the writer schema up by id")
 
@@ -54,7 +62,9 @@ def produce_with_serializer(topic: str, transactions: list[dict]) -> int:
     the lab's registry (`labkit.clients.registry_client()`) and a producer
     (`labkit.clients.producer()`). Key every message by its `card_id` (UTF-8), keep
     the list's order, and return how many messages the broker acknowledged
-    (count the delivery reports without an error).
+    (count the delivery reports without an error). The grader makes one delivery fail
+    (its report carries an error, as when the broker never answers): that one does not
+    count, so neither `len(transactions)` nor the number of reports is the answer.
 
     Hint: `AvroSerializer(registry, schema_text)` is called as
     `serializer(record, SerializationContext(topic, MessageField.VALUE))`;

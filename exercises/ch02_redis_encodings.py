@@ -29,7 +29,9 @@ def encode_datetime(value: datetime) -> str:
 
     Lossless: a reader gets back the same instant, the same UTC offset and, for a
     ZoneInfo, the same zone (so that adding a day later follows that zone's rules).
-    The grader writes your text with HSET, reads it with HGET and parses it.
+    The grader writes your text with HSET, reads it with HGET and parses it as
+    java.time does: a "T" between date and time (`str(value)` writes a space there),
+    and a zone name that ZoneInfo knows ("America/New_York", not "EST").
 
     Hint: `value.isoformat()` keeps the microseconds and the offset (and the offset
     follows `fold`); a ZoneInfo's name is `value.tzinfo.key`.

@@ -21,18 +21,26 @@ def process_topic(topic: str, outputs: Outputs, *, consumer: Consumer, producer:
     `producer` waits for the broker's acknowledgements; `sink` writes Redis under
     `outputs.redis_prefix`. Use these three (the grader watches them); do not close them.
 
-    For each batch of messages:
+    For each batch of messages (what one `consumer.consume(...)` returns):
     - `lk.processing.check` each message (decoder: `lk.serde.ConfluentDecoder()`), then
       `lk.processing.update` its card's `CardWindow` (keep the windows in a dict by key);
     - produce each feature record to `outputs.features` (key: the message's key; value:
       `lk.serde.make_encoder("confluent", schema="features.v1", topic=outputs.features)`)
       and each dead letter to `outputs.dlq` (its key, its value, `letter.headers()`);
     - write the batch's feature records to Redis with `sink.write_latest(records)`;
-    - commit the batch's offsets (explicit `TopicPartition`s: the next offset to read)
-      only once the broker acknowledged everything produced so far (`producer.flush`
-      returns 0) and Redis has the batch's features.
+    - wait for the broker: `producer.flush(...)` must return 0 (nothing still waiting)
+      and no delivery report may carry an error (`on_delivery=` callback); otherwise
+      raise, and do not commit;
+    - only then commit the batch's offsets, explicitly (`TopicPartition`s: the next
+      offset to read) and synchronously (`asynchronous=False`), before you consume the
+      next batch.
 
     Returns how many input messages were processed.
+
+    The grader runs your loop three times: as it is, once with a delivery the broker
+    rejects (its report has an error; flush() returns 0), once with one still waiting
+    when flush() returns (it returns 1; the error report comes later). In those two runs,
+    raising is right; committing the failed output's batch is not.
 
     Hint: assign every partition from its low watermark and stop when each reaches the
     high watermark you saw at the start (`consumer.get_watermark_offsets`).
@@ -59,8 +67,10 @@ def differing_records(left: list[dict], right: list[dict]) -> dict[str, list[str
     Records are matched by `txn_id` (the logs may list them in different orders). For
     every feature where at least one matched pair differs, return the sorted txn_ids of
     those records. Floats are equal when `lk.parity.same` says so (a relative 1e-9);
-    other values must be equal exactly. txn_ids found in only one of the logs go under
-    the key "missing", sorted. Identical logs give {}.
+    other values must be equal exactly. A feature absent from one record compares as
+    None (the first record of a card has "seconds_since_prev": None; absent is the same).
+    txn_ids found in only one of the logs, either one, go under the key "missing",
+    sorted. Features with no difference are not listed; identical logs give {}.
 
     Example: {"amount_std_1h": ["0b1c...", "9f2e..."], "missing": ["77aa..."]}
 

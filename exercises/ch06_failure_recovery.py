@@ -31,8 +31,10 @@ def replay_start(topic: str, partition: int, committed: int, *, horizon_ms: int)
     Input: a partition of `topic` whose consumer group has committed `committed` (the next
     offset to process; at least one message was processed), and a horizon in milliseconds.
     Output: the first offset whose record timestamp is at least the timestamp of the last
-    processed message (offset `committed - 1`) minus `horizon_ms`; the partition's first
-    offset if the horizon reaches back past it. Records' timestamps only grow here.
+    processed message (offset `committed - 1`) minus `horizon_ms` (a record exactly that
+    old is included); the partition's first offset (its low watermark, not 0: the records
+    before it were deleted) if the horizon reaches back past it. Records' timestamps only
+    grow here.
 
     Look the offset up with the broker's time index (`Consumer.offsets_for_times`); do not
     read the partition from the start.
@@ -54,7 +56,8 @@ def guarded_decode(topic: str) -> tuple[int, int]:
     the magic byte 0 and a 4-byte schema id the registry knows, and the rest is exactly one
     Avro record of that schema (no bytes left over). Everything else counts as
     dead-lettered: None or empty values, wrong magic byte, unknown schema id, truncated or
-    random bytes. Only decoding counts: a record with an odd amount or key is decoded.
+    random bytes, and a valid frame followed by bytes left over (the grader adds such
+    frames). Only decoding counts: a record with an odd amount or key is decoded.
 
     Hint: `lk.clients.registry_client().get_schema(schema_id)` gives the writer schema
     (`fastavro.parse_schema(json.loads(found.schema_str))`); it raises

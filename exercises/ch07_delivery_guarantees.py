@@ -15,8 +15,9 @@ def lost_and_repeated(input_topic: str, output_topic: str) -> tuple[int, int]:
     unique per message), and the output topic of a run that wrote, for each input it
     processed, one record whose value is that input's transaction id.
     Output: (lost, repeated): the inputs with no output record, and the output records
-    beyond the first for each transaction id — both as a `read_committed` consumer sees
-    the output (the run used transactions, and some of them were aborted).
+    beyond the first for each transaction id (an id written three times repeats twice)
+    — both as a `read_committed` consumer sees the output (the run used transactions,
+    and some of them were aborted).
 
     Mind the end of a partition: a transaction's commit or abort marker takes an offset
     and is never delivered, so the last message of a partition may sit below its end
@@ -36,10 +37,12 @@ def partition_lag(group: str, topic: str) -> dict[int, int]:
     topic, where lag is the end offset (high watermark) minus the group's committed
     offset, or minus the partition's first offset where the group committed nothing.
 
-    Hint: `lk.clients.admin().list_consumer_group_offsets(...)` with a
-    `ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p), ...])`, or a consumer
-    of that group and `consumer.committed([...])` (committing nothing); the watermarks
-    from `get_watermark_offsets`. A partition without a commit has offset -1001.
+    Hint: `admin = lk.clients.admin()`, then `admin.list_consumer_group_offsets([...])`
+    with a `ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p), ...])`: keep
+    that reference until the result is in (inline, `lk.clients.admin().list_...(...)`,
+    the client is collected and its request dies with it). Or a consumer of that group
+    and `consumer.committed([...])` (committing nothing). The watermarks come from
+    `get_watermark_offsets`. A partition without a commit has offset -1001.
     """
     raise NotImplementedError("committed offsets and end offsets, per partition")
 
@@ -55,6 +58,12 @@ def copy_exactly_once(input_topic: str, output_topic: str, group: str,
     offsets must be committed together, in transactions: a read_committed reader of the
     output then sees every input exactly once, however often the function is called or
     wherever it is stopped. Stop at the end offsets seen at the start.
+
+    The grader stops your process twice, as a crash would: just after a
+    `commit_transaction()` returned, and in place of one (the transaction left open).
+    Each time the next call must copy nothing twice and lose nothing, so the offsets go
+    through the transaction (`send_offsets_to_transaction`), never `consumer.commit()`.
+    Make the producer with `lk.clients.producer(...)`: the crash comes through it.
 
     Hint: `lk.clients.producer(**{"transactional.id": ...})`, `init_transactions()`;
     per batch `begin_transaction()`, `produce(...)`, then

@@ -54,10 +54,11 @@ def classify(event_ms: int, watermark_ms: int | None, *, window_ms: int,
     arrives when the watermark is `watermark_ms` (None: no watermark yet).
 
     "on time": its window has not fired yet (the watermark is below the window's last
-    millisecond, end - 1). "late": the window has fired, but the watermark is less than
-    `allowed_lateness_ms` past that last millisecond, so the event is added and the
-    window fires again. "dropped": the window has closed for good; the event goes to
-    the late side output.
+    millisecond, end - 1), or there is no watermark yet. "late": the window has fired,
+    but the watermark is less than `allowed_lateness_ms` past that last millisecond, so
+    the event is added and the window fires again (notebook 08's `lk.event_time.fate`
+    calls it "late, kept"; return exactly "late" here). "dropped": the window has closed
+    for good; the event goes to the late side output.
 
     Example (windows of 60 s, 10 s allowed lateness, an event at 30,000):
     watermark 59,998 -> "on time"; 59,999 -> "late"; 69,999 -> "dropped".

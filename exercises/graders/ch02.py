@@ -6,7 +6,7 @@ import random
 import re
 from datetime import UTC, datetime, timedelta, timezone
 from types import ModuleType
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import labkit as lk
 from labkit.check import Wrong, grader
@@ -33,7 +33,10 @@ JAVA_TEXTS = {  # what java.time writes: no seconds when they are zero, "Z" for 
     "2026-01-01T00:00:00.601Z": datetime(2026, 1, 1, 0, 0, 0, 601000, tzinfo=UTC),
 }
 
-RFC_9557 = re.compile(r"(?P<stamp>[^\[\]]+)(?:\[(?P<zone>[^\[\]]+)\])?")
+# What java.time's ZonedDateTime.parse reads: a "T" between date and time, seconds and
+# fraction optional, then "Z" or the offset, then an optional [zone].
+RFC_9557 = re.compile(r"(?P<stamp>\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d{1,9})?)?"
+                      r"(?:Z|[+-]\d\d:\d\d(?::\d\d)?))(?:\[(?P<zone>[^\[\]]+)\])?")
 
 
 def _zone(value: datetime) -> str | None:
@@ -60,9 +63,16 @@ def _reference_text(value: datetime) -> str:
 def _reference_read(text: str) -> datetime:
     parts = RFC_9557.fullmatch(text)
     if parts is None:
-        raise ValueError(f"{text!r} is not ISO 8601 with an optional [zone]")
+        raise ValueError("not ISO 8601 with a 'T' between date and time and a UTC offset, "
+                         "then an optional [zone]")
     moment = datetime.fromisoformat(parts["stamp"])
-    return moment.astimezone(ZoneInfo(parts["zone"])) if parts["zone"] else moment
+    if not parts["zone"]:
+        return moment
+    try:
+        return moment.astimezone(ZoneInfo(parts["zone"]))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"[{parts['zone']}] is no zone name ZoneInfo or java.time know")\
+            from None
 
 
 def _through_redis(texts: list[str]) -> list[bytes]:

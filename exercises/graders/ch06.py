@@ -13,12 +13,21 @@ from labkit.check import Wrong, grader
 from labkit.engines.simple import REBUILD_HORIZON_MS
 from labkit.runs import Outputs
 
+# Frames with bytes left over after the record, added to the hostile topic: as many as no
+# hostile kind has, so a count off by exactly this many points at them.
+TRAILING = 5
+
 
 @cache
 def _hostile_run() -> str:
-    """A hostile topic (2 partitions), processed once by the simple engine."""
+    """A hostile topic (2 partitions): labkit's hostile messages, then valid frames with 1 to
+    TRAILING bytes left over after the record; processed once by the simple engine."""
     topic = lk.topics.fresh_topic("ch06-hostile", partitions=2)
     lk.generate.produce_hostile(topic, 600, bad_share=0.3, n_cards=40)
+    encode = lk.serde.make_encoder("confluent", topic=topic)
+    lk.topics.produce(topic, [(txn["card_id"].encode(), encode(txn) + b"\x00" * extra)
+                              for extra, txn in enumerate(lk.generate.transactions(
+                                  TRAILING, seed=606, n_cards=40), start=1)])
     lk.engines.run("simple", topic)
     return topic
 
@@ -48,8 +57,13 @@ def grade_dead_letter_reasons(module: ModuleType) -> None:
 @cache
 def _timed_topic() -> tuple[str, dict[int, list[int]]]:
     """Two partitions of messages with known, growing timestamps (CreateTime, set by the
-    producer, 10-110 s apart); partition 1's first 40 records deleted, so it starts at 40."""
-    topic = lk.topics.fresh_topic("ch06-timed", partitions=2)
+    producer, 10-110 s apart); partition 1's first 40 records deleted, so it starts at 40.
+
+    The timestamps start at lk.generate.START_MS, which may be months ago: kept for ever
+    (retention.ms -1), or the broker's retention check, every 5 minutes, deletes them
+    while they are being graded."""
+    topic = lk.topics.create_topic(f"ch06-timed-{lk.topics.run_id()}", partitions=2,
+                                   config={"retention.ms": "-1"})
     rng = random.Random(6)
     producer = lk.clients.producer()
     stamps: dict[int, list[int]] = {}
@@ -78,15 +92,20 @@ def _first_within(stamps: list[int], low: int, committed: int, horizon_ms: int) 
              "watermark no longer exist")
 def grade_replay_start(module: ModuleType) -> None:
     topic, stamps = _timed_topic()
-    cases = [(0, 250, REBUILD_HORIZON_MS), (0, 300, 10 * 60_000), (0, 1, REBUILD_HORIZON_MS),
-             (1, 150, 24 * REBUILD_HORIZON_MS), (1, 120, 30 * 60_000)]
-    for partition, committed, horizon_ms in cases:
+    on_the_bound = stamps[0][199] - stamps[0][150]  # offset 150 is exactly horizon_ms older
+    cases = [(0, 250, REBUILD_HORIZON_MS, ""), (0, 300, 10 * 60_000, ""),
+             (0, 1, REBUILD_HORIZON_MS, " (only one message processed)"),
+             (1, 150, 24 * REBUILD_HORIZON_MS, " (the horizon reaches past the first offset)"),
+             (1, 120, 30 * 60_000, ""),
+             (0, 200, on_the_bound, " (offset 150's timestamp is exactly the last processed "
+                                    "one's minus horizon_ms: \"at least\" includes it)")]
+    for partition, committed, horizon_ms, note in cases:
         low = 40 if partition == 1 else 0
         expected = _first_within(stamps[partition], low, committed, horizon_ms)
         got = module.replay_start(topic, partition, committed, horizon_ms=horizon_ms)
         if got != expected:
             raise Wrong(f"partition {partition}, committed {committed}, horizon "
-                        f"{horizon_ms:,} ms", expected=expected, got=got)
+                        f"{horizon_ms:,} ms{note}", expected=expected, got=got)
 
 
 @grader("guarded_decode",
@@ -97,5 +116,11 @@ def grade_guarded_decode(module: ModuleType) -> None:
     undecodable = sum(reason == "undecodable" for reason in _letters(topic).values())
     expected = (lk.topics.count(topic) - undecodable, undecodable)
     got = module.guarded_decode(topic)
+    if not isinstance(got, tuple | list) or len(got) != 2:
+        raise Wrong("the answer must be a pair (decoded, dead_lettered)", got=got)
+    if tuple(got) == (expected[0] + TRAILING, expected[1] - TRAILING):
+        raise Wrong(f"(decoded, dead-lettered) on a hostile topic: {TRAILING} decoded too many, "
+                    f"as many as the frames with bytes left over after the record (compare "
+                    "buffer.tell() with the body's length)", expected=expected, got=got)
     if tuple(got) != expected:
         raise Wrong("(decoded, dead-lettered) on a hostile topic", expected=expected, got=got)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import io
+from collections.abc import Iterable
 
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from fastavro.read import SchemaResolutionError
@@ -35,15 +36,21 @@ def forward_not_backward(old: dict) -> dict:
 
 
 def is_backward_compatible(old: str, new: str) -> bool:
-    """Write records with `old`, read them with `new` as the reader: any failure means no."""
-    writer = parse_schema(lk.schemas.load(old))
-    reader = parse_schema(lk.schemas.load(new))
-    for record in lk.generate.transactions(300, schema=old):
+    """Write records with `old`, read them with `new` as the reader: any failure means no.
+    300 records, so that the rare enum symbols (currencies) are among them."""
+    return _read_back(lk.generate.transactions(300, schema=old), writer=old, reader=new)
+
+
+def _read_back(records: Iterable[dict], *, writer: str, reader: str) -> bool:
+    """Does every record, written with schema `writer`, read with `reader` as the reader?"""
+    written_with = parse_schema(lk.schemas.load(writer))
+    read_with = parse_schema(lk.schemas.load(reader))
+    for record in records:
         buffer = io.BytesIO()
-        schemaless_writer(buffer, writer, record)
+        schemaless_writer(buffer, written_with, record)
         buffer.seek(0)
         try:
-            schemaless_reader(buffer, writer, reader)
+            schemaless_reader(buffer, written_with, read_with)
         except SchemaResolutionError:
             return False
     return True

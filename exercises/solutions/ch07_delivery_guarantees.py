@@ -58,19 +58,23 @@ def lost_and_repeated(input_topic: str, output_topic: str) -> tuple[int, int]:
 
 
 def partition_lag(group: str, topic: str) -> dict[int, int]:
-    consumer = lk.clients.consumer(group_id=group)
+    """End offset minus the committed offset; without a commit, minus the first offset."""
+    return {partition: high - (low if committed is None else committed)
+            for partition, (low, high, committed) in _positions(group, topic).items()}
+
+
+def _positions(group: str, topic: str) -> dict[int, tuple[int, int, int | None]]:
+    """partition -> (low watermark, high watermark, `group`'s committed offset or None)."""
+    consumer = lk.clients.consumer(group_id=group)  # asks, commits nothing
     try:
         partitions = _partitions(consumer, topic)
         committed = consumer.committed([TopicPartition(topic, p) for p in partitions],
                                        timeout=10)
-        lag = {}
-        for tp in committed:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, tp.partition),
-                                                       timeout=10)
-            lag[tp.partition] = high - (tp.offset if tp.offset >= 0 else low)
+        return {tp.partition: (*consumer.get_watermark_offsets(
+            TopicPartition(topic, tp.partition), timeout=10),
+            tp.offset if tp.offset >= 0 else None) for tp in committed}
     finally:
         consumer.close()
-    return lag
 
 
 def copy_exactly_once(input_topic: str, output_topic: str, group: str,

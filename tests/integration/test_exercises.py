@@ -1,5 +1,7 @@
-"""Every grader can tell right from wrong: it passes on the reference solution and fails on
-the untouched stub (as committed, so a learner's own answers never break `make test`)."""
+"""Every grader can tell right from wrong: it passes on the reference solution, fails on the
+untouched stub (as committed, so a learner's own answers never break `make test`), and fails
+each plausible wrong answer listed in exercises/graders/wrong_answers/ with the FAIL line
+that names the mistake: the mutation test of the graders."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import functools
 import shutil
 import subprocess
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -72,3 +75,31 @@ def test_every_grader_fails_on_the_untouched_stubs(chapter, tmp_path):
     for grade in grades:
         assert not grade.passed, f"{grade.exercise}: its grader passes on the stub"
         assert "not written yet" in grade.detail, str(grade)
+
+
+WRONG_ANSWERS = [(chapter, answer) for chapter in CHAPTERS
+                 for answer in check.wrong_answers(chapter)]
+
+
+@functools.cache
+def solution(chapter: str) -> ModuleType:
+    return check.load(chapter, solutions=True)
+
+
+def with_wrong_answer(chapter: str, answer: check.WrongAnswer) -> ModuleType:
+    """The reference solution with one function replaced by the wrong answer."""
+    module = ModuleType(f"lab_wrong_ch{chapter}_{answer.name}")
+    vars(module).update({name: value for name, value in vars(solution(chapter)).items()
+                         if not name.startswith("__")})
+    setattr(module, answer.exercise, answer.function)
+    return module
+
+
+@pytest.mark.parametrize(("chapter", "answer"), WRONG_ANSWERS,
+                         ids=[f"{chapter}-{answer.name}" for chapter, answer in WRONG_ANSWERS])
+def test_every_grader_rejects_each_listed_wrong_answer(chapter, answer):
+    [grade] = check.grade(chapter, with_wrong_answer(chapter, answer), only={answer.exercise})
+    assert not grade.passed, f"the grader of {answer.exercise} passes {answer.mistake!r}"
+    assert not grade.detail.startswith("the grader could not use"), str(grade)  # a grader bug
+    assert answer.fails_with in grade.detail, f"{answer.mistake!r} fails, but not for that " \
+        f"reason:\n{grade}"
