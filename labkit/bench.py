@@ -37,15 +37,16 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
-from . import conditions, engines, generate, serde, topics
+from . import conditions, engines, generate, serde, stack, topics
 from .engines import flink_sql, simple
 from .errors import LabError
 from .instruments import Latencies, Stopwatch, percentiles
 from .runs import Outputs, RunOptions, reconcile
 from .settings import get_settings
 
-__all__ = ["CLAIMS", "ENGINES", "FLOORS", "Result", "end_to_end_ms", "flink_latency", "latency",
-           "output_pace", "report", "run", "save", "scale_out", "suite", "workload"]
+__all__ = ["CLAIMS", "ENGINES", "FLOORS", "Result", "core_apart_from_the_stack", "end_to_end_ms",
+           "flink_latency", "latency", "output_pace", "report", "run", "save", "scale_out",
+           "suite", "workload"]
 
 # The floors are measurements, not engines: the simple engine's consume loop and decoder
 # with nothing after them (the ceiling), or with only the feature log's encoding and
@@ -81,7 +82,7 @@ class Result:
     startup_s: float | None = None  # from the call to the first feature record
     steady_per_s: float | None = None  # feature records/s, first to last (`output_pace`)
     breakdown_ms: dict[str, dict[str, float]] = field(default_factory=dict)  # latency stages
-    pinned: bool = False  # latency runs: engine and load generator on separate cores
+    pinned: bool = False  # the engine on a core of its own (`run`, `latency`: apart from what)
     alongside: dict[str, float] = field(default_factory=dict)  # latency runs: CPU s per process
     started_at: float = 0.0  # epoch seconds when the message loop began (scale-out sums)
     finished_at: float = 0.0
@@ -180,15 +181,21 @@ def _measure(engine: str, topic: str, options: RunOptions) -> Result:
 def run(engine: str, *, events: int | None = None, topic: str | None = None,
         partitions: int = 2, only: list[int] | None = None, parallelism: int = 1,
         cluster: bool = False, tag: str | None = None, guarantee: str = "at-least-once",
-        members: int | None = None, instance: str = "0", progress: bool = False) -> Result:
+        members: int | None = None, instance: str = "0", pin: bool = False,
+        progress: bool = False) -> Result:
     """Benchmark one engine on `topic` (or a fresh workload of `events` on `partitions`).
 
     `only` restricts the simple engine / ceiling to some partitions; `guarantee`,
     `members` and `instance` are the simple engine's (one scale-out process waits
     for `members` in its group); `parallelism` and `cluster` are for the Flink
-    engines. An option the engine does not take is refused (a LabError), before
-    any workload is made.
+    engines. With `pin`, the engine runs on one core and the stack's servers on
+    the others (`core_apart_from_the_stack`): the simple engine and the floors,
+    which run in this process. An option the engine does not take is refused (a
+    LabError), before any workload is made.
     """
+    if pin and engine not in (*FLOORS, "simple"):
+        raise LabError(f"Pinning runs the engine in this process on a core of its own; the "
+                       f"{engine} engine runs in Flink's JVM.", "drop pin (--pin).")
     if engine in FLOORS:
         takes = FLOORS[engine] | ({"tag"} if tag is None else set())  # the ceiling's: nothing
         check = partial(engines.refuse_options, f"the {engine} floor", takes)
@@ -206,7 +213,9 @@ def run(engine: str, *, events: int | None = None, topic: str | None = None,
         if not events:
             raise LabError("Nothing to benchmark.", "pass events=N (or --events N), or a topic.")
         topic = workload(events, partitions=partitions, progress=progress)
-    result = _measure(engine, topic, options)
+    with core_apart_from_the_stack() if pin else contextlib.nullcontext():
+        result = _measure(engine, topic, options)
+    result.pinned = pin
     result.partitions = int(topics.describe(topic)["partitions"])
     result.cluster = cluster
     result.tag = tag
@@ -271,6 +280,45 @@ def _pinned(cores: set[int] | None) -> Iterator[None]:
         yield
     finally:
         os.sched_setaffinity(0, before)
+
+
+def _threads(pid: int) -> list[int]:
+    """The thread ids of process `pid` now (affinity is set per thread)."""
+    return [int(task) for task in os.listdir(f"/proc/{pid}/task")]
+
+
+def _set_affinity(cores_of: dict[int, set[int]]) -> None:
+    """Every thread of each process on its cores (threads that end meanwhile are skipped)."""
+    for pid, cores in cores_of.items():
+        for thread in _threads(pid):
+            with contextlib.suppress(ProcessLookupError, FileNotFoundError):
+                os.sched_setaffinity(thread, cores)
+
+
+@contextlib.contextmanager
+def core_apart_from_the_stack() -> Iterator[None]:
+    """This process, every thread of it, on one core; every server labkit runs (Kafka, the
+    registry, Redis, Flink), every thread of them, on the other cores; as before after.
+
+    What "on one core" means for a claim about the engine: librdkafka's threads
+    share the engine's core, and the brokers it talks to never take it. Threads
+    started meanwhile inherit their creator's core, so all threads are put back.
+    """
+    cores = sorted(os.sched_getaffinity(0))
+    run_dir = get_settings().run_dir
+    servers = [pid for name in stack.process.tracked_names(run_dir)
+               if (pid := stack.process.running_pid(name, run_dir))]
+    if len(cores) < 2 or not servers:
+        raise LabError(f"Pinning needs two cores and labkit's own servers; this process may "
+                       f"use {len(cores)} core(s), and labkit runs {len(servers)} server(s).",
+                       "run without pin, or on the stack `labkit stack up` started.")
+    pinned = {os.getpid(): {cores[0]}, **{pid: set(cores[1:]) for pid in servers}}
+    before = {pid: os.sched_getaffinity(pid) for pid in pinned}
+    _set_affinity(pinned)
+    try:
+        yield
+    finally:
+        _set_affinity(before)
 
 
 def _cores_apart() -> tuple[set[int], set[int]]:

@@ -210,6 +210,9 @@ def process(
     crash_in_batch: int = typer.Option(None, "--crash-in-batch", min=1,
                                        help="Failure lab: SIGKILL this process in batch N, "
                                        "between its write and its commit (simple)."),
+    pause_after: int = typer.Option(None, "--pause-after", min=1,
+                                    help="Failure lab: stop this process (SIGSTOP) once it "
+                                    "has processed and committed N messages (simple)."),
     members: int = typer.Option(None, "--members", min=1,
                                 help="Hold back until the group has this many members, "
                                 "each with its share (simple)."),
@@ -223,7 +226,8 @@ def process(
     report = spec.run(topic, engines.options_for(
         tag=tag, group=group, from_beginning=from_beginning, until_end=until_end,
         rebuild=rebuild, parallelism=parallelism, cluster=flink_cluster, guarantee=guarantee,
-        instance=instance, crash_in_batch=crash_in_batch, members=members,
+        instance=instance, crash_in_batch=crash_in_batch, pause_after=pause_after,
+        members=members,
         progress="progress" in spec.takes))
     console.print(str(report), markup=False)
     if not report.balanced:
@@ -269,8 +273,9 @@ def bench(
                                 "newest saved suite (or --from FOLDER); measures nothing."),
     report_from: str = typer.Option(None, "--from", help="A saved suite's folder, for "
                                     "--report."),
-    pin: bool = typer.Option(False, "--pin", help="Latency run: engine and load generator "
-                             "on separate cores."),
+    pin: bool = typer.Option(False, "--pin", help="The engine on a core of its own: apart "
+                             "from the load generator (latency runs), or from the stack's "
+                             "servers (simple engine and floors)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object per result."),
 ) -> None:
     """Measure an engine on the live stack: events/s, per-stage seconds, latency percentiles."""
@@ -313,8 +318,9 @@ def bench(
             "--guarantee": guarantee != "at-least-once"})
         show(benchmarks.latency(rate=rate, seconds=events / rate, partitions=partitions,
                                 pin=pin))
-    elif pin:
-        raise LabError("--pin is for latency runs.", "add --rate R, or drop --pin.")
+    elif pin and processes > 1:
+        raise LabError("--pin puts one engine process on a core of its own, and --processes "
+                       "starts several.", "drop one of the two.")
     elif processes > 1:
         _refuse("--processes (simple engines in one group, sharing the partitions)",
                 engine_flags)
@@ -325,7 +331,8 @@ def bench(
         show(benchmarks.run(engine, events=events, topic=topic, partitions=partitions,
                             only=_partition_list(only), parallelism=parallelism,
                             cluster=flink_cluster, tag=tag, guarantee=guarantee,
-                            members=members, instance=instance, progress=progress))
+                            members=members, instance=instance, pin=pin,
+                            progress=progress))
 
 
 def _refuse(mode: str, flags: dict[str, bool]) -> None:
@@ -342,7 +349,8 @@ def lag(group: str = typer.Option(..., "--group", "-g", help="The consumer group
         topic: str = typer.Option(None, "--topic", "-t",
                                   help="Every partition of this topic (default: every "
                                   "partition the group has committed on).")) -> None:
-    """Per partition: the group's committed offset, the end offset, and the lag between them."""
+    """Per partition: the group's committed offset, the end offset, the lag between them, and
+    the member that holds the partition now ("-": no member does)."""
     from rich.table import Table
 
     from . import groups
@@ -352,13 +360,15 @@ def lag(group: str = typer.Option(..., "--group", "-g", help="The consumer group
         errors.print(f"group {group!r} has committed nothing"
                      + (f" on {topic}" if topic else ""))
         raise typer.Exit(1)
+    held_by = groups.owners(group)
     table = Table(title=f"consumer group {group}")
-    for column in ("topic", "partition", "committed", "end", "lag"):
-        table.add_column(column, justify="left" if column == "topic" else "right")
+    for column in ("topic", "partition", "committed", "end", "lag", "member"):
+        table.add_column(column, justify="right" if column in ("partition", "committed", "end",
+                                                               "lag") else "left")
     for row in rows:
         table.add_row(row.topic, str(row.partition),
                       "-" if row.committed is None else f"{row.committed:,}", f"{row.end:,}",
-                      f"{row.lag:,}")
+                      f"{row.lag:,}", held_by.get((row.topic, row.partition), "-"))
     console.print(table)
     console.print(f"total lag {sum(row.lag for row in rows):,}")
 
@@ -366,20 +376,54 @@ def lag(group: str = typer.Option(..., "--group", "-g", help="The consumer group
 @app.command("check")
 @lab_errors
 def check_exercises(
-    chapter: str = typer.Argument(..., help="Chapter number, e.g. 01."),
+    chapter: str = typer.Argument(None, help="Chapter number, e.g. 01 (or --all)."),
     solutions: bool = typer.Option(False, "--solutions",
                                    help="Grade the reference solutions instead of your file."),
+    every: bool = typer.Option(False, "--all",
+                               help="Grade every chapter; print a progress table."),
 ) -> None:
     """Grade a chapter's exercises (exercises/chNN_*.py) against the live stack."""
     from . import check
 
-    grades = check.check(chapter, solutions=solutions)
-    for grade in grades:
-        console.print(str(grade), markup=False, highlight=False)
-    passed = sum(grade.passed for grade in grades)
-    console.print(f"{passed} of {len(grades)} exercises pass", style="bold")
-    if passed < len(grades):
+    if every == (chapter is not None):
+        raise LabError("Name one chapter, or --all (not both).",
+                       "e.g. `labkit check 01`, or `labkit check --all`.")
+    if every:
+        passed, total = _check_every_chapter(solutions)
+    else:
+        grades = check.check(chapter, solutions=solutions, directory=check.EXERCISES_DIR)
+        for grade in grades:
+            console.print(str(grade), markup=False, highlight=False)
+        passed, total = sum(grade.passed for grade in grades), len(grades)
+    console.print(f"{passed} of {total} exercises pass", style="bold")
+    if passed < total:
         raise typer.Exit(1)
+
+
+def _check_every_chapter(solutions: bool) -> tuple[int, int]:
+    """Grade each chapter in turn; print one row per chapter; return (passed, total)."""
+    from rich.table import Table
+
+    from . import check
+
+    table = Table(title="exercises" + (" (reference solutions)" if solutions else ""))
+    for column in ("chapter", "topic", "passed", "not passing yet"):
+        table.add_column(column, justify="right" if column == "passed" else "left")
+    passed = total = 0
+    folder = check.EXERCISES_DIR
+    for chapter in check.chapters(folder):
+        with errors.status(f"grading chapter {chapter} …"):
+            grades = check.check(chapter, solutions=solutions, directory=folder)
+        ok = sum(grade.passed for grade in grades)
+        passed, total = passed + ok, total + len(grades)
+        failing = ", ".join(grade.exercise for grade in grades if not grade.passed)
+        table.add_row(chapter, check.topic(chapter, folder), f"{ok} / {len(grades)}",
+                      failing or "-")
+    console.print(table)
+    if passed < total:
+        console.print("`labkit check NN` shows why an exercise fails.", markup=False,
+                      highlight=False)
+    return passed, total
 
 
 @features_app.command("get")

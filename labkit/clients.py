@@ -6,7 +6,11 @@ helpers and pass overrides only when the lesson is about that setting.
 
 from __future__ import annotations
 
+import logging
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlparse
 
@@ -26,7 +30,7 @@ from .errors import ServiceUnavailable
 from .settings import get_settings
 
 __all__ = ["REDIS_UNREACHABLE", "REGISTRY_UNREACHABLE", "admin", "consumer", "kafka_config",
-           "producer", "redis_client", "redis_unavailable", "registry_client",
+           "producer", "quiet", "redis_client", "redis_unavailable", "registry_client",
            "registry_unavailable"]
 
 # What each client raises when its service gives no answer (refused, reset, timed out).
@@ -38,13 +42,37 @@ REDIS_UNREACHABLE: tuple[type[Exception], ...] = (redis_py.ConnectionError, redi
 STACK_FIX = "check the stack with `labkit stack status`; start what is down with `labkit stack up`."
 
 
+# Where the clients made inside `quiet()` send librdkafka's log lines: nowhere.
+_SILENT = logging.getLogger("labkit.clients.silent")
+_SILENT.addHandler(logging.NullHandler())
+_SILENT.propagate = False
+_quiet = threading.local()
+
+
+@contextmanager
+def quiet() -> Iterator[None]:
+    """Kafka clients made in this block, in this thread, log nothing at all.
+
+    For the samplers that watch a run while a fault is injected on purpose
+    (`faults.Timeline`, `groups.Watch`): a broker going away makes their
+    clients log connection errors, which would land in a notebook cell's output.
+    """
+    _quiet.on = True
+    try:
+        yield
+    finally:
+        _quiet.on = False
+
+
 def kafka_config(**overrides: Any) -> dict[str, Any]:
     """librdkafka settings shared by every client: where the brokers are, and errors-only logs.
 
     librdkafka prints warnings about transient, retried conditions (a broker
     still loading its coordinator) to stderr; at log level 3 only errors show.
+    Inside `quiet()`, not even those.
     """
-    return {"bootstrap.servers": get_settings().kafka, "log_level": 3, **overrides}
+    silent = {"logger": _SILENT} if getattr(_quiet, "on", False) else {}
+    return {"bootstrap.servers": get_settings().kafka, "log_level": 3, **silent, **overrides}
 
 
 def admin() -> AdminClient:

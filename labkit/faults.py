@@ -29,7 +29,7 @@ import pandas as pd
 import redis as redis_py
 from rich.console import Console
 
-from . import stack, topics
+from . import clients, stack, topics
 from .errors import LabError
 from .polling import Sampler, until
 from .runs import Outputs
@@ -37,21 +37,24 @@ from .settings import get_settings
 from .stack import process
 from .stack.service import port_open
 
-__all__ = ["ScratchRedis", "Timeline", "hung", "kill", "outage", "scratch_redis", "start_engine",
-           "start_service", "stop", "stop_service", "wait_for_progress"]
+__all__ = ["ScratchRedis", "Timeline", "hung", "kill", "outage", "paused", "resume",
+           "scratch_redis", "start_engine", "start_service", "stop", "stop_service",
+           "wait_for_progress"]
 
 
 def start_engine(topic: str, *, tag: str = "", rebuild: bool = True,
                  guarantee: str = "at-least-once", instance: str = "0",
-                 crash_in_batch: int | None = None, members: int | None = None,
-                 follow: bool = False) -> subprocess.Popen:
+                 crash_in_batch: int | None = None, pause_after: int | None = None,
+                 members: int | None = None, follow: bool = False) -> subprocess.Popen:
     """The simple engine on `topic` in a process of its own (so it can be SIGKILLed).
 
     It uses the run's default group, so a second run with the same tag resumes it, and
     two running at once share the partitions (give each its own `instance`; with
     `members` each holds back until the group has that many). With `follow` it keeps
     reading until stopped (`stop`, SIGTERM); `crash_in_batch` makes it SIGKILL itself
-    between that batch's write and its commit.
+    between that batch's write and its commit; `pause_after` makes it stop itself
+    (SIGSTOP) once it has processed and committed that many messages (`paused`): a
+    fault injected then lands mid-run, however fast the engine is.
     Its output goes to a file under the lab's log folder, readable as `engine.stdout`
     (everything so far): a pipe that nobody reads fills up — a broker restart's worth of
     librdkafka connection errors is enough — and then blocks the engine in mid-write.
@@ -60,6 +63,7 @@ def start_engine(topic: str, *, tag: str = "", rebuild: bool = True,
             "--engine", "simple", "--rebuild" if rebuild else "--no-rebuild",
             "--guarantee", guarantee, "--instance", instance,
             *(["--crash-in-batch", str(crash_in_batch)] if crash_in_batch else []),
+            *(["--pause-after", str(pause_after)] if pause_after else []),
             *(["--members", str(members)] if members else []),
             *(["--follow"] if follow else [])]
     log = get_settings().log_dir / f"engine-{topic}{tag}-{instance}.log"
@@ -68,6 +72,36 @@ def start_engine(topic: str, *, tag: str = "", rebuild: bool = True,
         engine = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, text=True)
     engine.stdout = log.open()  # read from the start whenever asked; the engine appends
     return engine
+
+
+def _stopped(pid: int) -> bool:
+    """True if the process is stopped by a signal (state T in /proc/<pid>/stat)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat[stat.rindex(")") + 2] == "T"  # the state follows the command's name
+
+
+def paused(engine: subprocess.Popen, *, timeout_s: float = 120.0) -> None:
+    """Block until an engine started with `pause_after` has stopped itself at that point.
+
+    It is then frozen with a known amount committed and work still to do: inject a
+    fault, then `resume` it or `kill` it. A LabError if it exits first.
+    """
+    def stopped() -> bool:
+        if engine.poll() is not None:
+            raise LabError(f"The engine exited (code {engine.returncode}) before its pause "
+                           "point.", f"its output: {engine.stdout.read() if engine.stdout else ''}"
+                           " (pause earlier: a smaller pause_after)")
+        return _stopped(engine.pid)
+
+    until(stopped, timeout_s=timeout_s, what="the engine at its pause point", interval_s=0.05)
+
+
+def resume(engine: subprocess.Popen) -> None:
+    """SIGCONT: a paused engine goes on where it stopped."""
+    engine.send_signal(signal.SIGCONT)
 
 
 def kill(engine: subprocess.Popen) -> int:
@@ -177,7 +211,7 @@ class Timeline(Sampler):
         The port is checked first so that the Kafka client does not log connection errors.
         """
         if port_open(*get_settings().host_port("kafka")):
-            with contextlib.suppress(LabError):
+            with contextlib.suppress(LabError), clients.quiet():  # it may close meanwhile
                 return (topics.committed(self.topic, self.group),
                         topics.count(self.outputs.features))
         return math.nan, math.nan

@@ -5,7 +5,13 @@ What `kafka-consumer-groups.sh --describe` prints, from the AdminClient:
     lag(group, topic)   per partition: the group's committed offset, the end offset, and
                         the difference (lag: messages written and not yet processed)
     members(group)      each member's client id and its partitions
-    Watch               both, sampled in the background while something happens
+    owners(group)       which member holds each partition now (none: nobody reads it)
+    Watch               members and lag, sampled in the background while something happens
+
+Lag and owners together tell a dead member from a stuck one (notebook 07): a
+dead member leaves the group once its session times out, and its partitions go
+to a live member or, with none left, to nobody; a stuck member stays, holds its
+partitions, and their lag grows while it heartbeats as if all were well.
 
 Lag is measured against the *committed* offset, so it also counts what a
 member has processed and not yet committed: at-least-once engines commit
@@ -18,13 +24,14 @@ import math
 from dataclasses import dataclass
 
 from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+from confluent_kafka.admin import ConsumerGroupDescription
 
 from . import clients
 from .errors import LabError
 from .polling import Sampler
 from .settings import get_settings
 
-__all__ = ["PartitionLag", "Watch", "lag", "members"]
+__all__ = ["PartitionLag", "Watch", "lag", "members", "owners"]
 
 
 @dataclass(frozen=True)
@@ -76,15 +83,26 @@ def lag(group: str, topic: str | None = None, *, timeout_s: float = 10.0) -> lis
             for (t, p), offset in sorted(committed.items())]
 
 
-def members(group: str, *, timeout_s: float = 10.0) -> dict[str, list[int]]:
-    """client id -> the partitions that member owns now ({} if the group has no member)."""
+def _described(group: str, timeout_s: float) -> ConsumerGroupDescription:
     admin = clients.admin()  # keep a reference: the request dies with its client
     try:
-        found = admin.describe_consumer_groups([group])[group].result(timeout=timeout_s)
+        return admin.describe_consumer_groups([group])[group].result(timeout=timeout_s)
     except KafkaException as exc:
         raise _unreachable(exc) from None
+
+
+def members(group: str, *, timeout_s: float = 10.0) -> dict[str, list[int]]:
+    """client id -> the partitions that member owns now ({} if the group has no member)."""
     return {member.client_id: sorted(tp.partition for tp in member.assignment.topic_partitions)
-            for member in found.members}
+            for member in _described(group, timeout_s).members}
+
+
+def owners(group: str, *, timeout_s: float = 10.0) -> dict[tuple[str, int], str]:
+    """(topic, partition) -> the client id of the member that holds it now (a partition
+    no member holds is not there)."""
+    return {(tp.topic, tp.partition): member.client_id
+            for member in _described(group, timeout_s).members
+            for tp in member.assignment.topic_partitions}
 
 
 class Watch(Sampler):
@@ -102,8 +120,10 @@ class Watch(Sampler):
 
     def take(self) -> tuple[dict[str, list[int]], dict[int, float]]:
         try:
-            owners = members(self.group)
-            lags = {entry.partition: float(entry.lag) for entry in lag(self.group, self.topic)}
+            with clients.quiet():  # a broker stopped on purpose: no connection errors shown
+                owners = members(self.group)
+                lags = {entry.partition: float(entry.lag)
+                        for entry in lag(self.group, self.topic)}
         except LabError:
             return {}, {0: math.nan}
         return owners, lags or {0: math.nan}

@@ -84,7 +84,7 @@ FLAGS = {"tag": "--tag", "group": "--group", "partitions": "--only",
          "from_beginning": "--from-committed", "until_end": "--follow",
          "rebuild": "--no-rebuild", "parallelism": "--parallelism", "cluster": "--flink-cluster",
          "guarantee": "--guarantee", "instance": "--instance", "crash_in_batch": "--crash-in-batch",
-         "members": "--members"}
+         "pause_after": "--pause-after", "members": "--members"}
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,7 @@ class RunOptions:
     guarantee: str = "at-least-once"  # or at-most-once, exactly-once (engines.guarantees)
     instance: str = "0"  # a process's identity in its group (its transactional.id)
     crash_in_batch: int | None = None  # the failure lab: SIGKILL between write and commit
+    pause_after: int | None = None  # the failure lab: SIGSTOP once this many are committed
     members: int | None = None  # wait for this many group members first (benchmarks)
     from_beginning: bool = True  # where to start without committed offsets
     until_end: bool = True  # stop at the end offsets seen at start

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
+from typing import TypeVar
 
 from confluent_kafka import IsolationLevel, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import NewTopic, OffsetSpec
@@ -22,6 +24,8 @@ from .settings import get_settings
 __all__ = ["Deliveries", "Record", "committed", "count", "create_topic", "describe",
            "end_offsets", "fresh_topic", "list_topics", "partition_counts", "produce", "read",
            "read_all", "run_id", "timestamp_span"]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -98,13 +102,28 @@ def describe(topic: str, *, timeout_s: float = 10.0) -> dict[str, int | str]:
             "replication_factor": max(replicas, default=0)}
 
 
+def _while_retriable(call: Callable[[], T], timeout_s: float) -> T:
+    """`call()`, asked again while Kafka answers with a retriable error (a partition whose
+    leader a restarted broker is still loading: NOT_LEADER_FOR_PARTITION), up to
+    `timeout_s`; any other error, or the last one, is raised."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return call()
+        except KafkaException as exc:
+            if not exc.args[0].retriable() or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.2)
+
+
 def _watermarks(consumer, topic: str, timeout_s: float) -> dict[int, tuple[int, int]]:
     """partition -> (first offset, end offset) of an existing topic."""
     meta = consumer.list_topics(topic, timeout=timeout_s).topics[topic]
     if meta.error is not None:
         raise LabError(f"Topic {topic!r} cannot be read: {meta.error.str()}",
                        "check the name with `lk.topics.list_topics()`.")
-    return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s)
+    return {p: _while_retriable(partial(consumer.get_watermark_offsets, TopicPartition(topic, p),
+                                        timeout=timeout_s), timeout_s)
             for p in sorted(meta.partitions)}
 
 
@@ -118,11 +137,15 @@ def end_offsets(topic: str, *, committed_only: bool = False,
         meta = admin.list_topics(topic, timeout=timeout_s).topics[topic]
         isolation = (IsolationLevel.READ_COMMITTED if committed_only
                      else IsolationLevel.READ_UNCOMMITTED)
-        found = admin.list_offsets({TopicPartition(topic, p): OffsetSpec.latest()
-                                    for p in meta.partitions}, isolation_level=isolation,
-                                   request_timeout=timeout_s)
-        return {tp.partition: future.result(timeout=timeout_s).offset
-                for tp, future in sorted(found.items(), key=lambda item: item[0].partition)}
+
+        def ask() -> dict[int, int]:
+            found = admin.list_offsets({TopicPartition(topic, p): OffsetSpec.latest()
+                                        for p in meta.partitions}, isolation_level=isolation,
+                                       request_timeout=timeout_s)
+            return {tp.partition: future.result(timeout=timeout_s).offset
+                    for tp, future in sorted(found.items(), key=lambda item: item[0].partition)}
+
+        return _while_retriable(ask, timeout_s)
     except KafkaException as exc:
         raise _unreachable(exc) from None
 
@@ -138,11 +161,14 @@ def timestamp_span(topic: str, *, timeout_s: float = 10.0) -> tuple[int, int] | 
     admin = clients.admin()
     try:
         partitions = admin.list_topics(topic, timeout=timeout_s).topics[topic].partitions
-        found = []
-        for spec in (OffsetSpec.for_timestamp(0), OffsetSpec.max_timestamp()):
+
+        def ask(spec: OffsetSpec) -> list:
             answers = admin.list_offsets({TopicPartition(topic, p): spec for p in partitions},
                                          request_timeout=timeout_s)
-            found.append([future.result(timeout=timeout_s) for future in answers.values()])
+            return [future.result(timeout=timeout_s) for future in answers.values()]
+
+        found = [_while_retriable(partial(ask, spec), timeout_s)
+                 for spec in (OffsetSpec.for_timestamp(0), OffsetSpec.max_timestamp())]
     except KafkaException as exc:
         raise _unreachable(exc) from None
     earliest = [info.timestamp for info in found[0] if info.offset >= 0 and info.timestamp >= 0]
@@ -174,8 +200,9 @@ def committed(topic: str, group: str, *, timeout_s: float = 10.0) -> int:
     consumer = clients.consumer(group_id=group)
     try:
         partitions = _watermarks(consumer, topic, timeout_s)
-        offsets = consumer.committed([TopicPartition(topic, p) for p in partitions],
-                                     timeout=timeout_s)
+        offsets = _while_retriable(partial(consumer.committed,
+                                           [TopicPartition(topic, p) for p in partitions],
+                                           timeout=timeout_s), timeout_s)
     except KafkaException as exc:
         raise _unreachable(exc) from None
     finally:
@@ -232,16 +259,18 @@ def produce(topic: str, messages: Iterable[tuple[bytes | None, bytes | None]],
 
 
 def read(topic: str, *, max_messages: int, timeout_s: float = 10.0,
-         committed_only: bool = True) -> list[Record]:
+         committed_only: bool = True, complete: bool = False) -> list[Record]:
     """Read up to `max_messages` from the start of every partition, stopping at the end.
 
     Bounded three ways (count, end of topic, timeout) so a notebook cell
-    always returns. A reader sees only committed transactions (`isolation.level`
-    read_committed, librdkafka's default) and ends at the last stable offset;
-    `committed_only=False` reads what aborted and open transactions wrote too,
-    to the high watermark. Either way the transactions' commit and abort
-    markers take offsets but are never delivered: a partition is at its end
-    when the consumer's position is, whatever the last message's offset.
+    always returns; with `complete`, a timeout before the end (or the count) is
+    a LabError instead of fewer records. A reader sees only committed
+    transactions (`isolation.level` read_committed, librdkafka's default) and
+    ends at the last stable offset; `committed_only=False` reads what aborted
+    and open transactions wrote too, to the high watermark. Either way the
+    transactions' commit and abort markers take offsets but are never
+    delivered: a partition is at its end when the consumer's position is,
+    whatever the last message's offset.
     """
     isolation = "read_committed" if committed_only else "read_uncommitted"
     consumer = clients.consumer(**{"isolation.level": isolation})
@@ -266,6 +295,10 @@ def read(topic: str, *, max_messages: int, timeout_s: float = 10.0,
                                   msg.value(), msg.timestamp()[1], tuple(msg.headers() or ())))
             if msg.offset() + 1 >= ends[msg.partition()]:
                 remaining.discard(msg.partition())
+        if complete and remaining and len(records) < max_messages:
+            raise LabError(f"Reading {topic!r}: partitions {sorted(remaining)} not read to their "
+                           f"end within {timeout_s:.0f} s ({len(records):,} records so far).",
+                           "check the stack with `labkit stack status`, or allow more time.")
         return records
     except KafkaException as exc:
         raise _unreachable(exc) from None
@@ -281,12 +314,13 @@ def _at_end(consumer, topic: str, partitions: set[int], ends: dict[int, int]) ->
 
 def read_all(topic: str, *, timeout_s: float = 60.0, committed_only: bool = True
              ) -> list[Record]:
-    """The whole topic, ordered by (partition, offset).
+    """The whole topic, ordered by (partition, offset); a LabError if it cannot be read to
+    its end within `timeout_s`.
 
     `read` interleaves partitions in no fixed order; sorting makes a topic's
     contents reproducible (each key's records stay in order, in one partition).
     """
     records = read(topic, max_messages=10**9, timeout_s=timeout_s,
-                   committed_only=committed_only)
+                   committed_only=committed_only, complete=True)
     records.sort(key=lambda record: (record.partition, record.offset))
     return records

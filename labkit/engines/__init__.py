@@ -53,13 +53,13 @@ ENGINES: dict[str, Engine] = {engine.name: engine for engine in (
     Engine("simple", "a confluent-kafka consumer loop; card windows in a dict", "simple",
            frozenset({"group", "partitions", "from_beginning", "until_end", "max_messages",
                       "rebuild", "progress", "stopwatch", "latencies", "guarantee", "instance",
-                      "crash_in_batch", "members"})),
+                      "crash_in_batch", "pause_after", "members"})),
     Engine("flink", "a PyFlink DataStream job; card windows in Flink keyed state", "flink",
            frozenset({"group", "parallelism", "cluster", *_FLINK})),
     Engine("flink-jvm", "the flink engine with the Avro decoded in the JVM (Flink's "
            "avro-confluent classes); Python runs the checks and the windows", "flink_jvm",
            frozenset({"group", "parallelism", "cluster", *_FLINK})),
-    Engine("flink-sql", "Flink SQL OVER windows, all in the JVM; no dead letters, no Redis",
+    Engine("flink-sql", "Flink SQL OVER windows, all in the JVM; dead letters, no Redis",
            "flink_sql", frozenset({"parallelism", "cluster", *_FLINK})),
 )}
 

@@ -25,7 +25,6 @@ and only inside a running job. Run on a cluster as
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from collections.abc import Callable
 from functools import partial
@@ -49,7 +48,15 @@ from ..settings import get_settings
 from ..sinks import RedisFeatureSink
 from ..stack.flink import JOB_SETTINGS
 from ..stack.jvm import avro_confluent_jar, connector_jar, labkit_flink_jar
-from .flink_tables import kafka_table, source_end
+from .flink_tables import (
+    JVM_FUNCTIONS,
+    MESSAGE_COLUMNS,
+    RAW_BYTES,
+    dead_letter_table,
+    decoder_call,
+    kafka_table,
+    source_end,
+)
 
 BYTES = Types.PRIMITIVE_ARRAY(Types.BYTE())
 # A message as the Python operator gets it: its bytes and where it came from ...
@@ -95,11 +102,10 @@ def _keyed_by_card(decode_in_jvm: bool, registry: str) -> str:
     """
     columns = ["`k`", "`v`", "`topic`", "`partition`", "`offset`"]
     join = ""
-    if decode_in_jvm:
+    if decode_in_jvm:  # the fields only: Python finds the reason of a message without them
         columns += [f"t.`{name}`" for name in DECODED_FIELDS]
-        reader = json.dumps(schemas.load("transactions.v1")).replace("'", "''")
-        join = (f" LEFT JOIN LATERAL TABLE(decode_transactions(`v`, '{reader}', "
-                f"'{registry}', {processing.MAX_VALUE_BYTES})) AS t ON TRUE")
+        join = (f" LEFT JOIN LATERAL TABLE({decoder_call('decode_transactions', 'v', registry)})"
+                " AS t ON TRUE")
     return (f"SELECT COALESCE(CAST(`k` AS STRING), '') AS card, "
             f"ROW({', '.join(columns)}) AS message FROM source{join}")
 
@@ -215,11 +221,6 @@ class CardFeatures(KeyedProcessFunction):
         self.redis.flush()
 
 
-# Key and value as raw bytes, in and out: the Python operator decodes and encodes them.
-RAW_BYTES = {"key.format": "raw", "key.fields": "k", "value.format": "raw",
-             "value.fields-include": "EXCEPT_KEY"}
-
-
 def _keyed_stream(t_env: StreamTableEnvironment, decode_in_jvm: bool,
                   registry: str) -> KeyedStream:
     """The source as a KeyedStream of messages, keyed by card in the JVM.
@@ -229,8 +230,8 @@ def _keyed_stream(t_env: StreamTableEnvironment, decode_in_jvm: bool,
     takes field 0 of Row(key, message) as the key).
     """
     if decode_in_jvm:
-        t_env.execute_sql("CREATE TEMPORARY FUNCTION decode_transactions AS "
-                          "'lab.flink.DecodeTransactions' LANGUAGE JAVA")
+        for statement in JVM_FUNCTIONS:
+            t_env.execute_sql(statement)
     # A RowTypeInfo, as Python keyed operators require (to_data_stream gives another type).
     stream = t_env.to_append_stream(t_env.sql_query(_keyed_by_card(decode_in_jvm, registry)),
                                     _keyed_message(decode_in_jvm))
@@ -250,16 +251,12 @@ def build(env: StreamExecutionEnvironment, outputs: Outputs, group: str, *,
     t_env = StreamTableEnvironment.create(env)
     table = partial(kafka_table, on_cluster=on_cluster)
     t_env.execute_sql(table(
-        "source", outputs.input,
-        ["`k` BYTES", "`v` BYTES", "`topic` STRING METADATA VIRTUAL",
-         "`partition` INT METADATA VIRTUAL", "`offset` BIGINT METADATA VIRTUAL"],
+        "source", outputs.input, MESSAGE_COLUMNS,
         {**RAW_BYTES, "properties.group.id": group, "scan.startup.mode": "earliest-offset",
          **source_end(until_end)}))
     t_env.execute_sql(table("features_sink", outputs.features, ["`k` BYTES", "`v` BYTES"],
                             RAW_BYTES))
-    t_env.execute_sql(table(
-        "dlq_sink", outputs.dlq,
-        ["`k` BYTES", "`v` BYTES", "`headers` MAP<STRING, BYTES> METADATA"], RAW_BYTES))
+    t_env.execute_sql(dead_letter_table("dlq_sink", outputs.dlq, on_cluster=on_cluster))
     schema_id = schemas.register(f"{outputs.features}-value", "features.v1")
     settings = get_settings()
     registry = settings.for_flink_cluster("registry") if on_cluster else settings.registry

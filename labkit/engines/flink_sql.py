@@ -1,17 +1,30 @@
 """The feature job in Flink SQL: every per-record step stays in the JVM, no Python workers.
 
-Kafka (Confluent-framed Avro, decoded by Flink's `avro-confluent` format against
-the lab's registry) -> four OVER aggregations keyed by card_id -> Kafka as JSON
-(`<input>.features-sql<tag>`: its outputs are `sql_outputs(input, tag)`, apart
-from the Avro feature logs of the other engines; keyed by card_id, one row per
-input event ahead of the watermark). Each event at or behind the watermark
-becomes a row of `<input>.late-sql<tag>` instead (`LATE_COLUMNS`, read back by
-`dropped_rows`), so the reconciliation counts it as `dropped`. `run` builds and
-runs the job; `labkit.parity.compare_sql` lines its rows up with the contract's
-feature log; `labkit.engines.watermarks.late_rows` predicts the late rows from
-the input alone. Every constant (window widths, the velocity threshold, the
-high-risk codes, the micro-unit scale, the feature names and their types) comes
-from `labkit.features` and `features.v1.avsc`, never typed again here.
+Kafka (raw bytes) -> decoded and checked in the JVM -> four OVER aggregations
+keyed by card_id -> Kafka as JSON (`<input>.features-sql<tag>`: its outputs are
+`sql_outputs(input, tag)`, apart from the Avro feature logs of the other
+engines; keyed by card_id, one row per input event ahead of the watermark).
+Each event at or behind the watermark becomes a row of `<input>.late-sql<tag>`
+instead (`LATE_COLUMNS`, read back by `dropped_rows`), so the reconciliation
+counts it as `dropped`. `run` builds and runs the job; `labkit.parity.compare_sql`
+lines its rows up with the contract's feature log;
+`labkit.engines.watermarks.late_rows` predicts the late rows from the input
+alone. Every constant (window widths, the velocity threshold, the high-risk
+codes, the micro-unit scale, the feature names and their types, the size and
+amount limits) comes from `labkit.features`, `labkit.processing` and
+`features.v1.avsc`, never typed again here.
+
+Bad input. Flink's own `avro-confluent` format fails the whole job on the first
+message it cannot decode ("Unknown data format. Magic number does not match",
+and no restart: notebook 06 shows it). So the job reads raw bytes and decodes
+them with the lab's JVM functions (`flink_tables.JVM_FUNCTIONS`, the decoder the
+flink-jvm engine uses), which say why a message holds no transaction; SQL then
+runs the contract's other checks (key = card_id, a finite amount). Every message
+that fails one goes to `<input>.dlq-sql<tag>` with its original bytes, its
+source and the reason (`oversized`, `undecodable`, `invalid`) as every engine
+writes them, so the run balances on hostile input as the others do; only the
+error texts are the JVM's own words. Messages that do not decode have no event
+time, and do not move the watermark.
 
 What SQL expresses, per event, over (t-5 min, t] and (t-1 h, t] of the event's
 own time t: txn_count_5m/1h, amount_sum_5m/1h, amount_avg_5m, amount_max_5m,
@@ -38,8 +51,7 @@ What it cannot express:
   counts them as `dropped`: the run balances.
   The contract judges lateness per card instead: it keeps every event newer
   than its card's T - 1 h and dead-letters the older ones as `late`, like
-  undecodable messages. SQL has no dead-letter output (a message the format
-  cannot decode should fail the job: not tried here).
+  undecodable messages.
 - The Redis writes: Flink SQL has no Redis sink (the feature log is all it writes).
 
 So the results match the contract for events that arrived in order (event_ts
@@ -73,14 +85,23 @@ from ..features import (
     WINDOW_1H_MS,
     WINDOW_5M_MS,
 )
+from ..processing import MAX_AMOUNT
 from ..runs import Outputs, RunOptions, RunReport, reconcile
 from ..schemas import load as load_schema
 from ..settings import Settings, get_settings
 from ..stack.flink import JOB_SETTINGS
 from ..stack.flink_jobs import pyflink_job
-from ..stack.jvm import avro_confluent_jar, connector_jar
+from ..stack.jvm import avro_confluent_jar, connector_jar, labkit_flink_jar
 from . import flink_follow
-from .flink_tables import kafka_table, source_end
+from .flink_tables import (
+    JVM_FUNCTIONS,
+    MESSAGE_COLUMNS,
+    RAW_BYTES,
+    dead_letter_table,
+    decoder_call,
+    kafka_table,
+    source_end,
+)
 
 if TYPE_CHECKING:  # PyFlink loads only when a job runs
     from pyflink.common import Configuration
@@ -120,6 +141,26 @@ _5M, _1H = _preceding(WINDOW_5M_MS), _preceding(WINDOW_1H_MS)
 # what leaves it, and doubles would drift (a card back to one event would get a standard
 # deviation of 1e-6, or NaN, instead of 0).
 _VIEWS = {
+    # The contract's checks on what decoded (`processing.check`): the Kafka key is the
+    # card_id (the windows are per key), and the amount is a finite number within
+    # ±MAX_AMOUNT. NaN by its name: the planner rewrites NOT (x <= m) as x > m, which
+    # NaN fails, and then evaluates the two forms in different places of one job.
+    "checked": f"""
+        SELECT *, CASE
+            WHEN dlq_reason IS NOT NULL THEN NULL
+            WHEN `k` IS NULL OR `k` <> CAST(card_id AS BYTES) THEN
+                'Kafka key ' || COALESCE(CAST(`k` AS STRING), 'NULL')
+                || ' is not the event''s card_id ' || card_id
+            WHEN CAST(amount AS STRING) IN ('NaN', 'Infinity', '-Infinity')
+                 OR ABS(amount) > {MAX_AMOUNT} THEN
+                'amount ' || CAST(amount AS STRING)
+                || ' is not a finite number within ±{MAX_AMOUNT:,.0f}'
+            END AS invalid
+        FROM decoded""",
+    "transactions": f"""
+        SELECT txn_id, card_id, amount, mcc, geo_country, `timestamp`, is_fraud, ts,
+               CAST(ROUND(amount * {MICROS}, 0) AS DECIMAL(38, 0)) AS micros
+        FROM checked WHERE dlq_reason IS NULL AND invalid IS NULL""",
     "on_time": f"SELECT * FROM transactions WHERE {_ON_TIME}",
     "by_5m": f"""
         SELECT *, COUNT(*) OVER w AS txn_count_5m, SUM(micros) OVER w AS micros_5m,
@@ -195,22 +236,36 @@ LATE_COLUMNS = (("txn_id", "STRING"), ("card_id", "STRING"), ("timestamp", "BIGI
 
 def _source_ddl(topic: str, settings: Settings, delay_s: int, until_end: bool,
                 on_cluster: bool = False) -> str:
-    # Only the fields the features need: Avro resolution skips the writer's others
-    # (the `currency` enum could not be read into a STRING anyway). `timestamp` read as
-    # the long it is (timestamp-millis), so it comes back out as epoch millis.
+    """The input as raw bytes (`MESSAGE_COLUMNS`), with its event time as the rowtime.
+
+    Not the `avro-confluent` format: it fails the whole job on the first message it
+    cannot decode (notebook 06 shows it). The job decodes each message itself
+    (`_decoded`), so one without a transaction becomes a dead letter instead. The
+    watermark stays inside the source, so each partition keeps its own, over the
+    event times of the messages that decode (`event_time`, jvm/src); one that does
+    not has none, and its 0 never raises the watermark.
+    """
     registry = settings.for_flink_cluster("registry") if on_cluster else settings.registry
-    return kafka_table("transactions", topic, [
-        "txn_id STRING", "card_id STRING", "amount DOUBLE", "mcc STRING", "geo_country STRING",
-        "`timestamp` BIGINT", "is_fraud BOOLEAN", "ts AS TO_TIMESTAMP_LTZ(`timestamp`, 3)",
-        f"micros AS CAST(ROUND(amount * {MICROS}, 0) AS DECIMAL(38, 0))",
+    event_ms = decoder_call("event_time", "v", registry)
+    return kafka_table("source", topic, [
+        *MESSAGE_COLUMNS, f"ts AS TO_TIMESTAMP_LTZ(COALESCE({event_ms}, 0), 3)",
         f"WATERMARK FOR ts AS ts - INTERVAL '{delay_s}' SECOND"], {
-        "value.format": "avro-confluent", "value.avro-confluent.url": registry,
-        "scan.startup.mode": "earliest-offset", **source_end(until_end),
+        **RAW_BYTES, "scan.startup.mode": "earliest-offset", **source_end(until_end),
         # A watermark after every row that raises it, not every 200 ms (the default
         # `on-periodic`, `pipeline.auto-watermark-interval`): which rows are late then
         # depends on the order the source reads them in, never on how fast it reads, so
         # two runs agree and `watermarks.late_rows` predicts them.
         "scan.watermark.emit.strategy": "on-event"}, on_cluster=on_cluster)
+
+
+def _decoded(settings: Settings, on_cluster: bool = False) -> str:
+    """Every message with the transaction's fields, or with the reason and error of one
+    that holds none (`decode_transactions`, jvm/src): one row each, in the JVM. Only
+    the fields the features need: Avro resolution skips the writer's others."""
+    registry = settings.for_flink_cluster("registry") if on_cluster else settings.registry
+    return (f"SELECT s.*, t.* FROM source AS s "
+            f"LEFT JOIN LATERAL TABLE({decoder_call('decode_transactions', 'v', registry)}) "
+            "AS t ON TRUE")
 
 
 def _json_sink(name: str, topic: str, columns: tuple[tuple[str, str], ...],
@@ -234,6 +289,25 @@ def _late_insert() -> str:
     FROM transactions WHERE NOT ({_ON_TIME})"""
 
 
+# A dead letter's headers (`processing.DeadLetter.headers`), as SQL over `checked`.
+_DLQ_HEADERS = {
+    "dlq.reason": "COALESCE(dlq_reason, 'invalid')",
+    "dlq.error": "COALESCE(dlq_error, invalid)",
+    "dlq.topic": "`topic`",
+    "dlq.partition": "CAST(`partition` AS STRING)",
+    "dlq.offset": "CAST(`offset` AS STRING)",
+}
+
+
+def _dead_letter_insert() -> str:
+    """Every message that holds no valid transaction, with its original bytes and why."""
+    headers = ", ".join(f"'{name}', CAST({value} AS BYTES)"
+                        for name, value in _DLQ_HEADERS.items())
+    return f"""INSERT INTO dead_letters
+    SELECT `k`, `v`, MAP[{headers}]
+    FROM checked WHERE dlq_reason IS NOT NULL OR invalid IS NOT NULL"""
+
+
 def _create_outputs(outputs: Outputs) -> None:
     if outputs.features in topics.list_topics():
         raise LabError(f"Topic {outputs.features!r} already exists: a second run would append "
@@ -251,7 +325,8 @@ def _configuration(settings: Settings, options: RunOptions) -> Configuration:
     config.set_string(leak_check, JOB_SETTINGS[leak_check])
     for key, value in (options.flink_settings or {}).items():
         config.set_string(key, value)
-    jars = (connector_jar(settings), avro_confluent_jar(settings))
+    # The lab's decoder (labkit-flink.jar) runs Flink's avro-confluent classes.
+    jars = (connector_jar(settings), avro_confluent_jar(settings), labkit_flink_jar(settings))
     config.set_string("pipeline.jars", ";".join(f"file://{jar}" for jar in jars))
     config.set_string("parallelism.default", str(options.parallelism))
     if options.cluster:  # pure SQL: nothing Python to run remotely, so a plain remote submission
@@ -271,15 +346,20 @@ def _execute(outputs: Outputs, options: RunOptions) -> None:
                    .with_configuration(_configuration(settings, options)).build())
     t_env = TableEnvironment.create(environment)
     t_env.get_config().set("pipeline.name", f"labkit features (SQL): {outputs.input}")
+    for statement in JVM_FUNCTIONS:
+        t_env.execute_sql(statement)
     t_env.execute_sql(_source_ddl(outputs.input, settings, WATERMARK_DELAY_S, options.until_end,
                                   options.cluster))
     t_env.execute_sql(_json_sink("features", outputs.features, SQL_COLUMNS, options.cluster))
     t_env.execute_sql(_json_sink("late", outputs.late, LATE_COLUMNS, options.cluster))
+    t_env.execute_sql(dead_letter_table("dead_letters", outputs.dlq, on_cluster=options.cluster))
+    t_env.create_temporary_view("decoded", t_env.sql_query(_decoded(settings, options.cluster)))
     for name, query in _VIEWS.items():
         t_env.create_temporary_view(name, t_env.sql_query(query))
-    statements = t_env.create_statement_set()  # one job, one source: both inserts read it
+    statements = t_env.create_statement_set()  # one job, one source: every insert reads it
     statements.add_insert_sql(_insert())
     statements.add_insert_sql(_late_insert())
+    statements.add_insert_sql(_dead_letter_insert())
     inserted = statements.execute()
     if options.until_end:
         inserted.wait()

@@ -160,8 +160,13 @@ class Group:
             self.owned |= set(new)
             chosen = [TopicPartition(self.topic, p, start) for p, start in starts.items()]
             consumer.incremental_assign(chosen)
+            # Say which, every time: librdkafka keeps a partition's pause across a revoke
+            # and a later assign, so a partition paused while the group was forming and
+            # given back after a member died would otherwise stay paused for good.
             if self._held:
                 consumer.pause(chosen)
+            else:
+                consumer.resume(chosen)
 
         def on_revoke(consumer: Consumer, tps: list[TopicPartition]) -> None:
             if self._leaving:  # the run committed what it processed before leaving

@@ -32,7 +32,9 @@ restart come from empty windows (notebook 06 shows both).
 from __future__ import annotations
 
 import gc
+import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -300,6 +302,17 @@ class _Process:
         retrying(partial(self.guarantee.commit_now, _offsets(self.topic, done)),
                  "committing offsets")
 
+    def pause(self, processed: int) -> None:
+        """The failure lab's pause point: commit, say so, and stop (SIGSTOP) until continued.
+
+        A fault injected now lands at a known place, with the run neither over nor
+        between a batch's write and its commit (`lk.faults.paused`).
+        """
+        self.commit_now(self.done)
+        print(f"pause point: {processed:,} messages processed and committed; stopped",
+              file=sys.stderr, flush=True)
+        os.kill(os.getpid(), signal.SIGSTOP)
+
     def process(self, batch: list[Message]) -> None:
         """One batch through every stage, its write and its commit ordered by the guarantee."""
         stopwatch, guarantee, outputs = self.stopwatch, self.guarantee, self.outputs
@@ -368,6 +381,7 @@ def run(topic: str, options: RunOptions) -> RunReport:
             task = bar.add_task(f"simple engine on {topic}",
                                 total=options.max_messages or members.backlog())
             engine.stopwatch.start()
+            processed, pause_at = 0, options.pause_after
             for batch in _batches(consumer, lambda: stopping() or (
                     options.until_end and members.finished(engine.done)),
                     max_messages=options.max_messages, batch_size=BATCH_SIZE,
@@ -378,6 +392,10 @@ def run(topic: str, options: RunOptions) -> RunReport:
                 if batch:
                     engine.process(batch)
                     bar.advance(task, len(batch))
+                    processed += len(batch)
+                if pause_at is not None and processed >= pause_at:
+                    engine.pause(processed)
+                    pause_at = None
         if not members.all_committed:  # the last position, durable when the run returns
             engine.commit_now(engine.done)
     finally:

@@ -1,10 +1,11 @@
 """Running PyFlink jobs: on the local mini-cluster or the standalone cluster, and following them.
 
 `pyflink_job()` is the one way into PyFlink (it says how to install it when it
-is missing, and undoes what PyFlink does to os.environ); `submit_to_cluster`
-runs `flink run` against the standalone cluster; `job_state`,
-`checkpoint_counts`, `wait_for_checkpoint` and `wait_for_job` follow a job
-there through the JobManager's REST API.
+is missing, undoes what PyFlink does to os.environ, and turns a job's failure
+into a LabError: its root cause in one line, the whole Java error in a log
+file); `submit_to_cluster` runs `flink run` against the standalone cluster;
+`job_state`, `checkpoint_counts`, `wait_for_checkpoint` and `wait_for_job`
+follow a job there through the JobManager's REST API.
 """
 
 from __future__ import annotations
@@ -13,17 +14,19 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import LabError, StackError
 from ..polling import until
-from ..settings import Settings, get_settings
+from ..settings import REPO_ROOT, Settings, get_settings
 from .flink import pyflink_home, rest_get, script_env
 
 __all__ = ["ENDED", "checkpoint_counts", "job_state", "pyflink_job", "restored_environ",
-           "square_job", "submit_to_cluster", "wait_for_checkpoint", "wait_for_job"]
+           "root_cause", "square_job", "submit_to_cluster", "wait_for_checkpoint",
+           "wait_for_job"]
 
 ENDED = {"FINISHED", "FAILED", "CANCELED"}
 
@@ -56,10 +59,48 @@ def pyflink_job() -> Iterator[None]:
         os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
         try:
             import pyflink  # noqa: F401  (only to check it imports)
+            from py4j.protocol import Py4JJavaError
+            from pyflink.util.exceptions import JavaException
         except ImportError as exc:
             raise LabError(f"PyFlink is not importable ({exc}).",
                            "run `make lab` to install the lab's pinned apache-flink.") from None
-        yield
+        try:
+            yield
+        except (Py4JJavaError, JavaException) as failure:
+            raise _failed(str(failure)) from None
+
+
+def root_cause(java_error: str) -> str:
+    """The innermost cause of a Java error's text (its last "Caused by:" line, else its
+    first line), without the exception class's package: what went wrong, in one line.
+    An innermost cause with no message of its own ("EOFException") keeps the one it
+    caused, which says what was being done."""
+    lines = [line.strip() for line in java_error.splitlines() if line.strip()]
+    causes = [_unqualified(line.removeprefix("Caused by: ")) for line in lines
+              if line.startswith("Caused by:")] or [_unqualified(lines[0] if lines
+                                                                 else "no error text")]
+    root = causes[-1]
+    if ":" not in root and len(causes) > 1:
+        root = f"{causes[-2]} ({root})"
+    return root if len(root) <= 300 else root[:297] + "..."
+
+
+def _unqualified(cause: str) -> str:
+    """java.io.IOException: ... -> IOException: ..."""
+    return re.sub(r"^(?:[a-z_$][\w$]*\.)+(?=[A-Z])", "", cause)
+
+
+def _failed(java_error: str) -> LabError:
+    """A job's failure as a LabError; its whole Java error appended to a log file, since
+    the one line of the LabError leaves the rest out."""
+    log = get_settings().log_dir / "flink-job-errors.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("a") as out:
+        out.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')}\n{java_error}\n")
+    shown = log.relative_to(REPO_ROOT) if log.is_relative_to(REPO_ROOT) else log
+    return LabError(f"The Flink job failed: {root_cause(java_error)}",
+                    f"the whole Java error is at the end of {shown} (in the lab's folder); "
+                    "check the stack with `labkit stack status`.")
 
 
 def square_job(values: list[int]) -> list[int]:
@@ -121,13 +162,21 @@ def _wait(job_id: str, done: Callable[[str], bool], what: str, timeout_s: float)
         if done(state):
             return state
         if state in ENDED:
-            raise LabError(f"Flink job {job_id} ended {state} before {what}.",
+            why = f": {root_cause(error)}" if (error := _job_error(job_id)) else ""
+            raise LabError(f"Flink job {job_id} ended {state} before {what}{why}.",
                            f"see its exceptions in the web UI ({get_settings().flink}) "
                            "or `labkit stack logs flink`.")
         return ""
 
     return until(reached, timeout_s=timeout_s, what=f"Flink job {job_id} is {what}",
                  fix="check `labkit stack status` and the web UI.", interval_s=0.2)
+
+
+def _job_error(job_id: str) -> str:
+    """The Java error that ended the job, newest first in its exception history ('' if none)."""
+    history = rest_get(f"/jobs/{job_id}/exceptions", get_settings()).get("exceptionHistory", {})
+    entries = history.get("entries") or [{}]
+    return entries[0].get("stacktrace", "")
 
 
 def wait_for_checkpoint(job_id: str, *, after: int = 0, timeout_s: float = 60.0) -> int:

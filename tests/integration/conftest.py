@@ -18,8 +18,9 @@ FAILURE_SHAPE = {"n_cards": 250, "late_share": 0.02, "jitter_ms": 2 * WINDOW_1H_
 def failure_topic() -> str:
     """40,000 events on 2 partitions, and one uninterrupted run over them (tag `.whole`).
 
-    Big enough that either engine runs for several seconds (the Flink job for
-    several 5 s checkpoints), so a fault lands in the middle of a run.
+    The Flink job runs over it for several 5 s checkpoints, so a fault lands in the
+    middle of its run; the simple engine is faster than any such margin, so its
+    failure tests stop it at a pause point first (`faults.paused`).
     """
     name = lk.topics.fresh_topic("it-failures", partitions=2)
     lk.generate.produce(name, FAILURE_EVENTS, fmt="confluent", **FAILURE_SHAPE)

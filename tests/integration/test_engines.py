@@ -82,9 +82,9 @@ def test_the_engines_reconcile_and_agree_event_by_event(simple_run, flink_run):
 def test_dead_letters_keep_the_original_bytes_and_say_why(stream, simple_run):
     # A replay (test_a_replay_never_moves_a_card_backwards) may have repeated some letters:
     # each copy must still match its source.
-    letters = lk.topics.read(simple_run.outputs.dlq, max_messages=10_000)
+    letters = lk.topics.read_all(simple_run.outputs.dlq)
     assert len(letters) >= sum(simple_run.report.dead_letters.values()) > 0
-    originals = {(r.partition, r.offset): r for r in lk.topics.read(stream, max_messages=20_000)}
+    originals = {(r.partition, r.offset): r for r in lk.topics.read_all(stream)}
     for letter in letters:
         headers = dict(letter.headers)
         source = originals[(int(headers["dlq.partition"]), int(headers["dlq.offset"]))]

@@ -19,7 +19,7 @@ COUNT = 300
 def test_each_format_decodes_back_to_the_generated_records(fmt):
     topic = lk.topics.fresh_topic(f"it-{fmt}")
     assert generate.produce(topic, COUNT, fmt=fmt) == COUNT
-    records = lk.topics.read(topic, max_messages=COUNT, timeout_s=30)
+    records = lk.topics.read(topic, max_messages=COUNT, timeout_s=30, complete=True)
     decoded = serde.decode_records(records, serde.make_decoder(fmt))
     expected = list(generate.transactions(COUNT))
     assert len(decoded) == COUNT

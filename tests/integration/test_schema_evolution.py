@@ -38,7 +38,7 @@ def test_a_mixed_version_topic_decodes_through_the_wire_format():
     topic = lk.topics.fresh_topic("it-mixed")
     generate.produce(topic, 100, fmt="confluent", schema="transactions.v1")
     generate.produce(topic, 100, fmt="confluent", schema="transactions.v2")
-    records = lk.topics.read(topic, max_messages=200)
+    records = lk.topics.read(topic, max_messages=200, complete=True)
     as_written = serde.decode_records(records, serde.ConfluentDecoder())
     assert as_written[:100] == list(generate.transactions(100))
     assert as_written[100:] == list(generate.transactions(100, schema="transactions.v2"))
@@ -50,7 +50,7 @@ def test_a_mixed_version_topic_decodes_through_the_wire_format():
 def test_a_v1_reader_fails_on_the_first_new_currency_and_v1_1_survives():
     topic = lk.topics.fresh_topic("it-forward")
     generate.produce(topic, 200, fmt="confluent", schema="transactions.v2")
-    records = lk.topics.read(topic, max_messages=200)
+    records = lk.topics.read(topic, max_messages=200, complete=True)
     first_new = next(i for i, r in enumerate(generate.transactions(200, schema="transactions.v2"))
                      if r["currency"] in {"JPY", "CHF"})
     expected = rf"@{first_new}: the writer's schema does not resolve.* not found in reader symbol"

@@ -49,7 +49,8 @@ def test_bench_report_prints_a_saved_suite_and_refuses_measuring_flags(tmp_path)
     for argv, flag in ((["--report", "--engine", "flink"], "--engine"),
                        (["--report", "--suite"], "--suite"),
                        (["--from", str(folder)], "--report"),
-                       (["--pin"], "--rate")):
+                       (["--pin", "--processes", "2"], "--processes"),
+                       (["--pin", "--engine", "flink"], "pin")):
         refused = runner.invoke(app, ["bench", *argv])
         assert refused.exit_code == 1, argv
         assert flag in refused.output and "Traceback" not in refused.output, argv

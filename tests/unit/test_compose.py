@@ -123,7 +123,7 @@ def test_the_taskmanager_dials_the_services_inside_the_compose_network():
 
 def test_jobs_for_the_cluster_name_the_broker_and_registry_as_the_cluster_reaches_them(
         monkeypatch):
-    from labkit.engines.flink_sql import _source_ddl
+    from labkit.engines.flink_sql import _decoded, _source_ddl
     from labkit.engines.flink_tables import kafka_table
     from labkit.settings import get_settings
 
@@ -136,5 +136,6 @@ def test_jobs_for_the_cluster_name_the_broker_and_registry_as_the_cluster_reache
     local = kafka_table("t", "payments", ["`v` BYTES"], {})  # a mini-cluster job, on this host
     assert f"'properties.bootstrap.servers' = '{settings.kafka}'" in local
     sql = _source_ddl("payments", settings, 30, True, on_cluster=True)
-    assert f"'value.avro-confluent.url' = '{env['LAB_REGISTRY']}'" in sql
+    assert f"'{env['LAB_REGISTRY']}', " in sql  # the registry the JVM decoder asks
     assert "'properties.bootstrap.servers' = 'kafka:29092'" in sql
+    assert f"'{env['LAB_REGISTRY']}', " in _decoded(settings, on_cluster=True)

@@ -4,7 +4,6 @@ spread, never from one extreme run (no stack)."""
 import pytest
 
 from labkit.verdicts import (
-    LATENCY_ROOM,
     MARGIN,
     ROOM,
     TAIL_ROOM,
@@ -125,17 +124,31 @@ def test_a_tail_claim_needs_twice_the_room():
                          room=TAIL_ROOM).word == "confirmed"
 
 
-def test_a_latency_claim_is_not_settled_by_one_quiet_or_one_busy_hour():
-    # Six runs' processing p50 in a quiet hour (about 1.6 ms) and in a busy one (several
-    # runs slowed down several-fold): the same word for both, as notebook 05 needs.
+def test_a_latency_word_is_a_measurement_that_the_hour_decides():
+    # Six runs' processing p50 from two executions of notebook 05 on the lab's machine, in a
+    # quiet hour (about 1.6 ms) and in a busy one (several runs slowed down several-fold):
+    # two different words, so the notebook shows them with their numbers and the tests do
+    # not compare them, although the quiet set clears the claim about fivefold.
     quiet = [1.53, 1.58, 1.60, 1.65, 1.69, 1.78]
     busy = [1.80, 1.84, 4.70, 6.96, 8.39, 14.2]
-    for runs in (quiet, busy):
-        assert against_claim("p50 < 10 ms", runs, 10, lower_is_better=True,
-                             room=LATENCY_ROOM).word == "depends"
-    # ... where the ordinary room would have said two different things.
-    assert against_claim("p50 < 10 ms", quiet, 10, lower_is_better=True).word == "confirmed"
-    assert against_claim("p50 < 10 ms", busy, 10, lower_is_better=True).word == "depends"
-    # An engine far off the claim is still judged: a regression to 100 ms refutes it.
-    assert against_claim("p50 < 10 ms", [90.0, 100.0, 110.0], 10, lower_is_better=True,
-                         room=LATENCY_ROOM).word == "refuted"
+    verdicts = [against_claim("p50 < 10 ms", runs, 10, lower_is_better=True)
+                for runs in (quiet, busy)]
+    assert [verdict.word for verdict in verdicts] == ["confirmed", "depends"]
+    assert verdicts[0].clearance > 5
+
+
+def test_the_clearance_says_how_far_the_runs_are_from_their_line():
+    # PyFlink at about 4K records/s against a claim of ~100K (met from 90K): the upper
+    # quartile misses it more than twentyfold.
+    far = against_claim("~100K/s", [3_605, 3_839, 4_033], 100_000, approximate=True)
+    assert far.word == "refuted"
+    assert far.clearance == pytest.approx(90_000 / 3_936, rel=1e-3)
+    # 23K/s against ~10K: confirmed, by the lower quartile over 9K.
+    near = against_claim("~10K/s", [23_213, 23_310, 25_138], 10_000, approximate=True)
+    assert near.word == "confirmed"
+    assert near.clearance == pytest.approx(23_261.5 / 9_000)
+    # "depends" and "about the same" clear nothing.
+    assert against_claim("10K/s", [9_000, 12_000, 11_000], 10_000).clearance == 1.0
+    assert ordering("x", [15, 16, 17], [10, 11, 12]).clearance == 1.0
+    faster = ordering("x", [160, 170, 180], [10, 11, 12])
+    assert faster.word == "faster" and faster.clearance == pytest.approx(165 / 11.5)

@@ -1,0 +1,71 @@
+"""`topics.read` is bounded; `read_all` (with `complete`) says when the bound cut it short,
+instead of returning fewer records than the topic holds; a broker's retriable refusal (a
+restarted broker still electing a partition's leader) is asked again. No stack: a consumer
+that never delivers, and calls that fail on cue."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from labkit import topics
+from labkit.errors import LabError
+
+
+class _Stalled:
+    """A consumer of a one-partition topic holding 5 messages that never delivers any."""
+
+    def list_topics(self, topic, timeout):
+        return SimpleNamespace(topics={topic: SimpleNamespace(error=None, partitions={0: None})})
+
+    def get_watermark_offsets(self, partition, timeout):
+        return 0, 5
+
+    def assign(self, partitions):
+        pass
+
+    def poll(self, timeout):
+        return None
+
+    def position(self, partitions):
+        return [SimpleNamespace(partition=tp.partition, offset=0) for tp in partitions]
+
+    def close(self):
+        pass
+
+
+@pytest.fixture
+def stalled(monkeypatch):
+    monkeypatch.setattr(topics.clients, "consumer", lambda **_: _Stalled())
+
+
+def test_a_bounded_read_returns_what_it_got(stalled):
+    assert topics.read("t", max_messages=5, timeout_s=0.3, committed_only=False) == []
+
+
+def test_a_complete_read_cut_short_is_an_error(stalled):
+    with pytest.raises(LabError, match=r"partitions \[0\] not read to their end"):
+        topics.read("t", max_messages=5, timeout_s=0.3, committed_only=False, complete=True)
+    with pytest.raises(LabError, match="not read to their end"):
+        topics.read_all("t", timeout_s=0.3, committed_only=False)
+
+
+def test_a_retriable_kafka_error_is_asked_again_and_any_other_is_raised():
+    from confluent_kafka import KafkaError, KafkaException
+
+    answers = iter([KafkaError(KafkaError.NOT_LEADER_FOR_PARTITION, retriable=True)] * 2 + [7])
+
+    def call() -> int:
+        answer = next(answers)
+        if isinstance(answer, KafkaError):
+            raise KafkaException(answer)
+        return answer
+
+    assert topics._while_retriable(call, timeout_s=5.0) == 7  # after two refusals
+
+    def refused() -> int:
+        raise KafkaException(KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED))
+
+    with pytest.raises(KafkaException):
+        topics._while_retriable(refused, timeout_s=5.0)
