@@ -37,9 +37,9 @@ from .settings import get_settings
 from .stack import process
 from .stack.service import port_open
 
-__all__ = ["ScratchRedis", "Timeline", "hung", "kill", "outage", "paused", "resume",
-           "scratch_redis", "start_engine", "start_service", "stop", "stop_service",
-           "wait_for_progress"]
+__all__ = ["ScratchRedis", "StagedInput", "Timeline", "hung", "kill", "outage", "paused",
+           "resume", "scratch_redis", "staged_copy", "start_engine", "start_service", "stop",
+           "stop_service", "wait_for_progress"]
 
 
 def start_engine(topic: str, *, tag: str = "", rebuild: bool = True,
@@ -72,6 +72,39 @@ def start_engine(topic: str, *, tag: str = "", rebuild: bool = True,
         engine = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, text=True)
     engine.stdout = log.open()  # read from the start whenever asked; the engine appends
     return engine
+
+
+@dataclass(frozen=True)
+class StagedInput:
+    """A copy of a topic whose input arrives in two parts (`staged_copy`)."""
+
+    topic: str
+    end_offsets: dict[int, int]  # each partition's end once the rest has arrived
+    rest: tuple[topics.Record, ...]
+
+    def deliver_rest(self) -> int:
+        """Write the held-back part of every partition; return how many records."""
+        return topics.copy_records(self.topic, self.rest)
+
+
+def staged_copy(source: str, *, first_share: float = 0.5) -> StagedInput:
+    """Copy `first_share` of every partition of `source` to a fresh topic now, and hold
+    back the rest until `deliver_rest`.
+
+    The Flink counterpart of `pause_after`: a job bounded at `end_offsets`
+    (`flink.submit(..., end_offsets=...)`) reads the first part and waits for the rest,
+    so it is still running, checkpoints and all, however fast it is; a fault injected
+    then lands mid-run. The copy keeps partitions, keys, values and timestamps, so
+    a run over it computes what a run over `source` does.
+    """
+    partitions: dict[int, list[topics.Record]] = {p: [] for p in topics.partition_counts(source)}
+    for record in topics.read_all(source):
+        partitions[record.partition].append(record)
+    cut = {p: math.ceil(len(records) * first_share) for p, records in partitions.items()}
+    name = topics.fresh_topic(f"{source}.staged", partitions=len(partitions))
+    topics.copy_records(name, [r for p, records in partitions.items() for r in records[:cut[p]]])
+    return StagedInput(name, {p: len(records) for p, records in partitions.items()},
+                       tuple(r for p, records in partitions.items() for r in records[cut[p]:]))
 
 
 def _stopped(pid: int) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import TypeVar
@@ -223,9 +223,13 @@ class Deliveries:
             self.failures.append(err.str())
 
     def send(self, topic: str, key: bytes | None, value: bytes | None,
-             headers: dict[str, bytes] | None = None) -> None:
+             headers: dict[str, bytes] | Sequence[tuple[str, bytes]] | None = None, *,
+             partition: int = -1, timestamp_ms: int = 0) -> None:
+        """Queue one message; `partition` -1 lets the partitioner choose (by key), a
+        `timestamp_ms` of 0 stamps it with the time it is sent."""
         try:
             self.producer.produce(topic, key=key, value=value, headers=headers,
+                                  partition=partition, timestamp=timestamp_ms,
                                   on_delivery=self._on_delivery)
         except KafkaException as exc:
             if exc.args[0].code() != KafkaError.MSG_SIZE_TOO_LARGE:
@@ -255,6 +259,18 @@ def produce(topic: str, messages: Iterable[tuple[bytes | None, bytes | None]],
     for key, value in messages:
         deliveries.send(topic, key, value)
     deliveries.confirm(timeout_s=timeout_s, what=f"messages to {topic!r}")
+    return deliveries.sent
+
+
+def copy_records(topic: str, records: Iterable[Record], *, timeout_s: float = 30.0) -> int:
+    """Write `records` (read from another topic) to `topic` as they were: same partition,
+    key, value, timestamp and headers, in order. Return how many were acked."""
+    deliveries = Deliveries()
+    for record in records:
+        # confluent-kafka takes headers as a list or a dict, not a tuple
+        deliveries.send(topic, record.key, record.value, list(record.headers) or None,
+                        partition=record.partition, timestamp_ms=record.timestamp_ms)
+    deliveries.confirm(timeout_s=timeout_s, what=f"copied records to {topic!r}")
     return deliveries.sent
 
 

@@ -8,11 +8,14 @@ breaks underneath it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from ..runs import Outputs, RunOptions, RunReport, reconcile
 from ..settings import get_settings
 from ..stack.flink_jobs import pyflink_job, submit_to_cluster, wait_for_job
 from ..stack.jvm import connector_jar
 from . import flink_follow
+from .flink_tables import format_end_offsets
 
 __all__ = ["run", "run_job", "submit"]
 
@@ -65,8 +68,12 @@ def run_job(topic: str, options: RunOptions, *, decode_in_jvm: bool) -> RunRepor
 
 
 def submit(topic: str, *, tag: str = "", group: str | None = None, parallelism: int = 1,
-           decode_in_jvm: bool = False) -> str:
-    """Start the job on the standalone cluster in the background; return its job id."""
+           decode_in_jvm: bool = False, end_offsets: Mapping[int, int] | None = None) -> str:
+    """Start the job on the standalone cluster in the background; return its job id.
+
+    It reads to the end offsets seen at start, or with `end_offsets` ({partition:
+    offset}) up to those, waiting for what has not arrived yet (`faults.staged_copy`).
+    """
     outputs = Outputs(topic, tag)
     outputs.create_topics()
     # -j puts the connector on the client's classpath too: the planner needs its
@@ -75,5 +82,7 @@ def submit(topic: str, *, tag: str = "", group: str | None = None, parallelism: 
                               "-pym", "labkit.engines.flink_job", "--topic", topic, "--tag", tag,
                               "--group", group or outputs.group("flink"),
                               "--parallelism", str(parallelism),
-                              *(["--decode-in-jvm"] if decode_in_jvm else [])],
+                              *(["--decode-in-jvm"] if decode_in_jvm else []),
+                              *(["--end-offsets", format_end_offsets(end_offsets)]
+                                if end_offsets else [])],
                              get_settings(), detached=True)

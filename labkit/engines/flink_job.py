@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 
 from pyflink.common import Configuration, Row, Types
@@ -55,6 +55,7 @@ from .flink_tables import (
     dead_letter_table,
     decoder_call,
     kafka_table,
+    parse_end_offsets,
     source_end,
 )
 
@@ -241,10 +242,13 @@ def _keyed_stream(t_env: StreamTableEnvironment, decode_in_jvm: bool,
 
 
 def build(env: StreamExecutionEnvironment, outputs: Outputs, group: str, *,
-          until_end: bool = True, on_cluster: bool = False, decode_in_jvm: bool = False):
+          until_end: bool = True, end_offsets: Mapping[int, int] | None = None,
+          on_cluster: bool = False, decode_in_jvm: bool = False):
     """Add the pipeline to `env`; return the statement set that attaches the Kafka sinks.
 
     `until_end`: read to the end offsets seen at start; else follow the input.
+    `end_offsets`: read each partition up to its given offset instead, waiting for input
+    that has not arrived yet.
     `on_cluster`: for the standalone cluster (its address of the broker and registry).
     `decode_in_jvm`: the flink-jvm engine (Avro decoded before Python; see above).
     """
@@ -253,7 +257,7 @@ def build(env: StreamExecutionEnvironment, outputs: Outputs, group: str, *,
     t_env.execute_sql(table(
         "source", outputs.input, MESSAGE_COLUMNS,
         {**RAW_BYTES, "properties.group.id": group, "scan.startup.mode": "earliest-offset",
-         **source_end(until_end)}))
+         **source_end(until_end, end_offsets)}))
     t_env.execute_sql(table("features_sink", outputs.features, ["`k` BYTES", "`v` BYTES"],
                             RAW_BYTES))
     t_env.execute_sql(dead_letter_table("dlq_sink", outputs.dlq, on_cluster=on_cluster))
@@ -293,20 +297,22 @@ def with_job_settings(config: Configuration) -> Configuration:
 
 
 def _prepared(env: StreamExecutionEnvironment, outputs: Outputs, group: str, parallelism: int,
-              until_end: bool, on_cluster: bool = False,
-              decode_in_jvm: bool = False) -> StreamExecutionEnvironment:
+              until_end: bool, on_cluster: bool = False, decode_in_jvm: bool = False,
+              end_offsets: Mapping[int, int] | None = None) -> StreamExecutionEnvironment:
     env.set_parallelism(parallelism)
     env.enable_checkpointing(CHECKPOINT_INTERVAL_MS)
-    build(env, outputs, group, until_end=until_end, on_cluster=on_cluster,
-          decode_in_jvm=decode_in_jvm).attach_as_datastream()
+    build(env, outputs, group, until_end=until_end, end_offsets=end_offsets,
+          on_cluster=on_cluster, decode_in_jvm=decode_in_jvm).attach_as_datastream()
     return env
 
 
 def execute(env: StreamExecutionEnvironment, outputs: Outputs, group: str,
-            parallelism: int = 1, *, on_cluster: bool = False, decode_in_jvm: bool = False):
-    """Run the job to the end of the input; return Flink's JobExecutionResult (timings)."""
-    return _prepared(env, outputs, group, parallelism, True, on_cluster,
-                     decode_in_jvm).execute(_name(outputs))
+            parallelism: int = 1, *, on_cluster: bool = False, decode_in_jvm: bool = False,
+            end_offsets: Mapping[int, int] | None = None):
+    """Run the job to the end of the input (or to `end_offsets`); return Flink's
+    JobExecutionResult (timings)."""
+    return _prepared(env, outputs, group, parallelism, True, on_cluster, decode_in_jvm,
+                     end_offsets).execute(_name(outputs))
 
 
 def start(env: StreamExecutionEnvironment, outputs: Outputs, group: str, parallelism: int = 1,
@@ -328,6 +334,8 @@ def main() -> None:
     parser.add_argument("--group", default="")
     parser.add_argument("--parallelism", type=int, default=1)
     parser.add_argument("--decode-in-jvm", action="store_true")
+    parser.add_argument("--end-offsets", type=parse_end_offsets, default=None,
+                        help="PARTITION:OFFSET,... read up to these, waiting for them")
     args = parser.parse_args()
     outputs = Outputs(args.topic, args.tag)
     config = (configure(Configuration(), str(connector_jar(get_settings())), *decoder_jars())
@@ -335,7 +343,7 @@ def main() -> None:
     env = StreamExecutionEnvironment.get_execution_environment(config)
     # `flink run` submits to the standalone cluster, whose address of the broker may differ.
     execute(env, outputs, args.group or outputs.group("flink"), args.parallelism,
-            on_cluster=True, decode_in_jvm=args.decode_in_jvm)
+            on_cluster=True, decode_in_jvm=args.decode_in_jvm, end_offsets=args.end_offsets)
 
 
 if __name__ == "__main__":

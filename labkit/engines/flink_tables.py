@@ -11,12 +11,13 @@ the lab's broker); each engine adds its formats, offsets and metadata.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from .. import processing, schemas
 from ..settings import get_settings
 
 __all__ = ["JVM_FUNCTIONS", "MESSAGE_COLUMNS", "RAW_BYTES", "dead_letter_table", "decoder_call",
-           "kafka_table", "source_end"]
+           "format_end_offsets", "kafka_table", "parse_end_offsets", "source_end"]
 
 # The lab's Java functions (jvm/src/main/java/lab/flink), by the name SQL calls them:
 # `decode_transactions` (a table function: the transaction's fields, or the dead-letter
@@ -49,9 +50,27 @@ def kafka_table(name: str, topic: str, columns: list[str], options: dict[str, st
     return f"CREATE TABLE `{name}` (\n  {', '.join(columns)}\n) WITH (\n  {with_clause})"
 
 
-def source_end(until_end: bool) -> dict[str, str]:
-    """A Kafka source's end: the end offsets seen at start (`until_end`), or none (follow)."""
+def source_end(until_end: bool, end_offsets: Mapping[int, int] | None = None
+               ) -> dict[str, str]:
+    """A Kafka source's end: the given offset of each partition (`end_offsets`: the job
+    waits for input until it gets there), the end offsets seen at start (`until_end`),
+    or none (follow)."""
+    if end_offsets:
+        return {"scan.bounded.mode": "specific-offsets",
+                "scan.bounded.specific-offsets": ";".join(
+                    f"partition:{p},offset:{offset}" for p, offset in sorted(end_offsets.items()))}
     return {"scan.bounded.mode": "latest-offset"} if until_end else {}
+
+
+def format_end_offsets(end_offsets: Mapping[int, int]) -> str:
+    """`--end-offsets`' form of {partition: offset}: "0:120,1:98"."""
+    return ",".join(f"{p}:{offset}" for p, offset in sorted(end_offsets.items()))
+
+
+def parse_end_offsets(text: str) -> dict[int, int]:
+    """{partition: offset} from `--end-offsets`' form (`format_end_offsets`)."""
+    pairs = (pair.split(":") for pair in text.split(","))
+    return {int(p): int(offset) for p, offset in pairs}
 
 
 def decoder_call(function: str, column: str, registry: str) -> str:
