@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import redis as redis_py
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, KafkaError, Producer
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
@@ -29,9 +29,24 @@ from redis.connection import PythonRespSerializer
 from .errors import ServiceUnavailable
 from .settings import get_settings
 
-__all__ = ["REDIS_UNREACHABLE", "REGISTRY_UNREACHABLE", "admin", "consumer", "kafka_config",
-           "producer", "quiet", "redis_client", "redis_unavailable", "registry_client",
-           "registry_unavailable"]
+__all__ = ["KAFKA_TRANSIENT", "REDIS_UNREACHABLE", "REGISTRY_UNREACHABLE", "admin",
+           "consumer", "kafka_config", "kafka_transient", "producer", "quiet", "redis_client",
+           "redis_unavailable", "registry_client", "registry_unavailable"]
+
+# Kafka errors that only report a broker, a partition leader or a group coordinator being
+# away or still loading (a broker just restarted): the same call succeeds a moment later.
+# librdkafka marks some errors retriable, but not those the Python client raises itself
+# (get_watermark_offsets' NOT_LEADER_FOR_PARTITION), so the codes are listed too.
+KAFKA_TRANSIENT = {KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+                   KafkaError.COORDINATOR_NOT_AVAILABLE, KafkaError.NOT_LEADER_FOR_PARTITION,
+                   KafkaError.LEADER_NOT_AVAILABLE, KafkaError._TRANSPORT,
+                   KafkaError._ALL_BROKERS_DOWN}
+
+
+def kafka_transient(error: KafkaError) -> bool:
+    """Will the same Kafka call succeed once the broker is back?"""
+    return error.retriable() or error.code() in KAFKA_TRANSIENT
+
 
 # What each client raises when its service gives no answer (refused, reset, timed out).
 # SchemaRegistryClient retries on its own, then re-raises the TransportError of the HTTP

@@ -111,7 +111,7 @@ def _while_retriable(call: Callable[[], T], timeout_s: float) -> T:
         try:
             return call()
         except KafkaException as exc:
-            if not exc.args[0].retriable() or time.monotonic() >= deadline:
+            if not clients.kafka_transient(exc.args[0]) or time.monotonic() >= deadline:
                 raise
             time.sleep(0.2)
 

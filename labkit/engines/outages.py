@@ -15,20 +15,16 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import redis as redis_py
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaException
 
+from ..clients import kafka_transient
 from ..errors import LabError, ServiceUnavailable
 
-__all__ = ["OUTAGE_TIMEOUT_S", "TRANSIENT", "retrying", "transient"]
+__all__ = ["OUTAGE_TIMEOUT_S", "retrying", "transient"]
 
 # How long an outage (Kafka coordinator or broker, Redis, registry) may last before the run
 # gives up.
 OUTAGE_TIMEOUT_S = 120.0
-# Kafka errors that only report a broker or coordinator being away; librdkafka reconnects
-# by itself.
-TRANSIENT = {KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
-             KafkaError.COORDINATOR_NOT_AVAILABLE, KafkaError._TRANSPORT,
-             KafkaError._ALL_BROKERS_DOWN}
 
 T = TypeVar("T")
 
@@ -36,7 +32,7 @@ T = TypeVar("T")
 def transient(exc: Exception) -> bool:
     """Will the same call succeed once the service is back?"""
     if isinstance(exc, KafkaException):
-        return exc.args[0].retriable() or exc.args[0].code() in TRANSIENT
+        return kafka_transient(exc.args[0])
     if isinstance(exc, redis_py.AuthenticationError):  # a ConnectionError, but not transient
         return False
     return isinstance(exc, redis_py.ConnectionError | redis_py.TimeoutError | ServiceUnavailable)

@@ -46,6 +46,7 @@ from confluent_kafka import Consumer, Message, TopicPartition
 from rich.progress import Progress
 
 from .. import clients, serde
+from ..clients import kafka_transient
 from ..errors import LabError
 from ..features import WINDOW_1H_MS, CardWindow
 from ..instruments import Stopwatch
@@ -55,7 +56,7 @@ from ..sinks import RedisFeatureSink
 from ..topics import Deliveries
 from . import guarantees, membership
 from .guarantees import CONFIRM_TIMEOUT_S
-from .outages import OUTAGE_TIMEOUT_S, TRANSIENT, retrying
+from .outages import OUTAGE_TIMEOUT_S, retrying
 
 __all__ = ["PROCESSING_STAGES", "REBUILD_HORIZON_MS", "decode_only", "passthrough", "run"]
 
@@ -77,7 +78,7 @@ def _usable(msg: Message) -> bool:
     error = msg.error()
     if error is None:
         return True
-    if error.retriable() or error.code() in TRANSIENT:
+    if kafka_transient(error):
         return False
     raise LabError(f"Consuming {msg.topic()!r} failed: {error.str()}",
                    "check the stack with `labkit stack status`.")
