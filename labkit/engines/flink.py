@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 from ..runs import Outputs, RunOptions, RunReport, reconcile
 from ..settings import get_settings
+from ..stack import flink_settings
 from ..stack.flink_jobs import pyflink_job, submit_to_cluster, wait_for_job
 from ..stack.jvm import connector_jar
 from . import flink_follow
@@ -47,16 +48,13 @@ def run_job(topic: str, options: RunOptions, *, decode_in_jvm: bool) -> RunRepor
                             parallelism=options.parallelism, decode_in_jvm=decode_in_jvm))
         return reconcile(f"{engine} (standalone cluster)", outputs)
     with pyflink_job():
-        from pyflink.common import Configuration
         from pyflink.datastream import StreamExecutionEnvironment
 
         from . import flink_job
 
-        config = flink_job.configure(Configuration(), str(connector_jar(get_settings())),
-                                     *(flink_job.decoder_jars() if decode_in_jvm else ()))
-        for key, value in (options.flink_settings or {}).items():
-            config.set_string(key, value)
-        env = StreamExecutionEnvironment.get_execution_environment(config)
+        job = flink_settings.feature_job(get_settings(), decode_in_jvm=decode_in_jvm)
+        env = StreamExecutionEnvironment.get_execution_environment(
+            flink_settings.configuration(job, options.flink_settings))
         if options.until_end:
             flink_job.execute(env, outputs, group, options.parallelism,
                               decode_in_jvm=decode_in_jvm)

@@ -33,7 +33,8 @@ def check(options: RunOptions) -> None:
     cluster, and a followed run with no count to stop at."""
     if options.cluster and options.flink_settings:
         raise LabError("`flink_settings` apply to the local mini-cluster only: the standalone "
-                       "cluster's settings are its config.yaml (`labkit.stack.flink`).",
+                       "cluster's settings are its config.yaml "
+                       "(`labkit.stack.flink_settings.cluster_defaults`).",
                        "drop `cluster`, or drop `flink_settings`.")
     if options.until_end:
         return

@@ -46,8 +46,7 @@ from ..features import CardWindow
 from ..runs import Outputs
 from ..settings import get_settings
 from ..sinks import RedisFeatureSink
-from ..stack.flink import JOB_SETTINGS
-from ..stack.jvm import avro_confluent_jar, connector_jar, labkit_flink_jar
+from ..stack import flink_settings
 from .flink_tables import (
     JVM_FUNCTIONS,
     MESSAGE_COLUMNS,
@@ -274,25 +273,9 @@ def build(env: StreamExecutionEnvironment, outputs: Outputs, group: str, *,
 
 
 def configure(config: Configuration, connector_jar: str, *more_jars: str) -> Configuration:
-    """The connector jar (and `more_jars`) and the lab's `JOB_SETTINGS` (thread mode
-    among them), shared with the standalone cluster's config."""
-    config.set_string("pipeline.jars",
-                      ";".join(f"file://{jar}" for jar in (connector_jar, *more_jars)))
-    return with_job_settings(config)
-
-
-def decoder_jars() -> tuple[str, str]:
-    """What decoding in the JVM adds to a job: Flink's avro-confluent format (the decoder
-    and its registry client) and labkit-flink.jar (DecodeTransactions)."""
-    settings = get_settings()
-    return str(avro_confluent_jar(settings)), str(labkit_flink_jar(settings))
-
-
-def with_job_settings(config: Configuration) -> Configuration:
-    """`JOB_SETTINGS` set on the job itself, so they hold even on a cluster started
-    with older ones."""
-    for key, value in JOB_SETTINGS.items():
-        config.set_string(key, value)
+    """`config` with the lab's job settings and `connector_jar` (and `more_jars`) added:
+    for a job built by hand on its own Configuration (notebook 08 does)."""
+    config.add_all(flink_settings.configuration(flink_settings.lab_job(connector_jar, *more_jars)))
     return config
 
 
@@ -338,9 +321,9 @@ def main() -> None:
                         help="PARTITION:OFFSET,... read up to these, waiting for them")
     args = parser.parse_args()
     outputs = Outputs(args.topic, args.tag)
-    config = (configure(Configuration(), str(connector_jar(get_settings())), *decoder_jars())
-              if args.decode_in_jvm else with_job_settings(Configuration()))
-    env = StreamExecutionEnvironment.get_execution_environment(config)
+    job = flink_settings.feature_job(get_settings(), decode_in_jvm=args.decode_in_jvm,
+                                     submitted=True)
+    env = StreamExecutionEnvironment.get_execution_environment(flink_settings.configuration(job))
     # `flink run` submits to the standalone cluster, whose address of the broker may differ.
     execute(env, outputs, args.group or outputs.group("flink"), args.parallelism,
             on_cluster=True, decode_in_jvm=args.decode_in_jvm, end_offsets=args.end_offsets)

@@ -89,9 +89,8 @@ from ..processing import MAX_AMOUNT
 from ..runs import Outputs, RunOptions, RunReport, reconcile
 from ..schemas import load as load_schema
 from ..settings import Settings, get_settings
-from ..stack.flink import JOB_SETTINGS
+from ..stack import flink_settings
 from ..stack.flink_jobs import pyflink_job
-from ..stack.jvm import avro_confluent_jar, connector_jar, labkit_flink_jar
 from . import flink_follow
 from .flink_tables import (
     JVM_FUNCTIONS,
@@ -315,26 +314,11 @@ def _create_outputs(outputs: Outputs) -> None:
     outputs.create_topics()
 
 
-def _configuration(settings: Settings, options: RunOptions) -> Configuration:
-    from pyflink.common import Configuration
-
-    config = Configuration()
-    # No leaked-class-loader check: after a bounded job ends, the Kafka source's admin thread
-    # still logs through the job's class loader, and the check prints a stack trace per line.
-    leak_check = "classloader.check-leaked-classloader"
-    config.set_string(leak_check, JOB_SETTINGS[leak_check])
-    for key, value in (options.flink_settings or {}).items():
-        config.set_string(key, value)
-    # The lab's decoder (labkit-flink.jar) runs Flink's avro-confluent classes.
-    jars = (connector_jar(settings), avro_confluent_jar(settings), labkit_flink_jar(settings))
-    config.set_string("pipeline.jars", ";".join(f"file://{jar}" for jar in jars))
-    config.set_string("parallelism.default", str(options.parallelism))
-    if options.cluster:  # pure SQL: nothing Python to run remotely, so a plain remote submission
-        host, port = settings.host_port("flink")
-        config.set_string("execution.target", "remote")
-        config.set_string("rest.address", host)
-        config.set_string("rest.port", str(port))
-    return config
+def _configuration(settings: Settings, outputs: Outputs, options: RunOptions) -> Configuration:
+    """The job's settings (`flink_settings.sql_job`), then the run's own."""
+    job = flink_settings.sql_job(settings, name=f"labkit features (SQL): {outputs.input}",
+                                 parallelism=options.parallelism, cluster=options.cluster)
+    return flink_settings.configuration(job, options.flink_settings)
 
 
 def _execute(outputs: Outputs, options: RunOptions) -> None:
@@ -343,9 +327,8 @@ def _execute(outputs: Outputs, options: RunOptions) -> None:
 
     settings = get_settings()
     environment = (EnvironmentSettings.new_instance().in_streaming_mode()
-                   .with_configuration(_configuration(settings, options)).build())
+                   .with_configuration(_configuration(settings, outputs, options)).build())
     t_env = TableEnvironment.create(environment)
-    t_env.get_config().set("pipeline.name", f"labkit features (SQL): {outputs.input}")
     for statement in JVM_FUNCTIONS:
         t_env.execute_sql(statement)
     t_env.execute_sql(_source_ddl(outputs.input, settings, WATERMARK_DELAY_S, options.until_end,

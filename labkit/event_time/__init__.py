@@ -34,8 +34,8 @@ from typing import Any
 from .. import serde, topics
 from ..errors import LabError
 from ..settings import get_settings
+from ..stack import flink_settings
 from ..stack.flink_jobs import ENDED, pyflink_job
-from ..stack.jvm import connector_jar
 
 __all__ = ["DROPPED", "LATE_KEPT", "MAX_WATERMARK", "MIN_WATERMARK", "ON_TIME", "EventTimeRun",
            "Fired", "Job", "Late", "Options", "Seen", "expected_windows", "fate", "following",
@@ -193,14 +193,11 @@ def produce(topic: str, transactions: Iterable[dict]) -> int:
 
 def _environment(options: Options) -> Any:
     """A mini-cluster environment with the lab's job settings and the watermark interval."""
-    from pyflink.common import Configuration
     from pyflink.datastream import StreamExecutionEnvironment
 
-    from ..engines import flink_job
-
-    config = flink_job.configure(Configuration(), str(connector_jar(get_settings())))
-    config.set_string("pipeline.auto-watermark-interval", f"{options.watermark_interval_ms} ms")
-    return StreamExecutionEnvironment.get_execution_environment(config)
+    job = flink_settings.event_time_job(get_settings(),
+                                        watermark_interval_ms=options.watermark_interval_ms)
+    return StreamExecutionEnvironment.get_execution_environment(flink_settings.configuration(job))
 
 
 def _prepared(topic: str, options: Options, tag: str, *, bounded: bool) -> tuple[Any, str]:

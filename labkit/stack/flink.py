@@ -5,7 +5,8 @@ them, so there is nothing to start. `labkit stack up --flink-cluster` starts a
 real JobManager and TaskManager from the scripts inside the PyFlink wheel,
 with the REST API and web UI on the LAB_FLINK port. This module starts, stops
 and probes them (and kills a TaskManager on purpose); running jobs on them is
-`labkit.stack.flink_jobs`.
+`labkit.stack.flink_jobs`, and the settings those jobs run with (the cluster's
+defaults among them) are `labkit.stack.flink_settings`.
 
 Both run Python operators in thread mode: inside the TaskManager's JVM, through
 the embedded interpreter (pemja) that `flink-python` loads. On the cluster that
@@ -36,12 +37,13 @@ from ..errors import StackError
 from ..polling import until
 from ..settings import Settings, get_settings
 from . import process
+from .flink_settings import cluster_defaults
 from .jvm import connector_jar, java_bin
 from .process import Launch
 from .service import Health, Service, port_open
 
-__all__ = ["JOB_SETTINGS", "TASKMANAGER", "Flink", "kill_taskmanager", "pyflink_home", "rest_get",
-           "script_env", "start_taskmanager"]
+__all__ = ["TASKMANAGER", "Flink", "kill_taskmanager", "pyflink_home", "rest_get", "script_env",
+           "start_taskmanager"]
 
 TASKMANAGER = "flink-taskmanager"  # the name its PID file is tracked under
 
@@ -55,31 +57,6 @@ def pyflink_home() -> Path:
             "run `make lab` (or `pip install -e .`) to install the lab's pinned dependencies.",
         )
     return Path(next(iter(spec.submodule_search_locations)))
-
-
-# How the lab runs PyFlink jobs, on the mini-cluster and the standalone cluster alike:
-# - Python in thread mode, inside the TaskManager's JVM: no separate Python worker, and
-#   no serialization of every record to it and back (see the module's docstring).
-# - The venv's `python` found on PATH (PATH must start with the venv's bin/: a full path
-#   to the venv's interpreter makes thread mode load the base interpreter, without the
-#   venv's packages).
-# - No leaked-class-loader check: when a bounded job ends, the Kafka source's
-#   admin-client thread can still log through the job's closed class loader, and the
-#   check turns that into a log4j error printed into whatever cell or test ran the job.
-# - A failing job restarted from its last checkpoint a bounded number of times, then
-#   failed instead of restarting forever (the default once checkpointing is on). 5
-#   attempts 5 s apart: a killed TaskManager costs one attempt, and the restarted job
-#   then waits for slots until a new TaskManager registers; the spare attempts cover
-#   failures while the new one starts. A job that keeps failing for a real reason still
-#   fails, after ~25 s.
-JOB_SETTINGS = {
-    "python.execution-mode": "thread",
-    "python.executable": "python",
-    "classloader.check-leaked-classloader": "false",
-    "restart-strategy.type": "fixed-delay",
-    "restart-strategy.fixed-delay.attempts": "5",
-    "restart-strategy.fixed-delay.delay": "5 s",
-}
 
 
 def _nested(flat: dict[str, str]) -> dict:
@@ -156,6 +133,7 @@ class Flink(Service):
         conf = _conf_dir(settings)
         shutil.copytree(pyflink_home() / "conf", conf, dirs_exist_ok=True)
         base = yaml.safe_load((conf / "config.yaml").read_text())
+        # The servers' own settings; the jobs' are `cluster_defaults`.
         lab = {
             "jobmanager": {"bind-host": host, "rpc": {"address": host, "port": self.rpc_port},
                            "memory": {"process": {"size": "1024m"}}},
@@ -166,14 +144,8 @@ class Flink(Service):
             # once (heartbeat.rpc-failure-threshold), so its jobs restart within seconds
             # instead of after the 50 s heartbeat timeout, which stays for hung ones.
             "heartbeat": {"interval": 2000},
-            # `flink run` builds jobs with this very interpreter (PATH: see _script_env).
-            "python": {"client": {"executable": sys.executable}},
-            "pipeline": {"jars": f"file://{connector_jar(settings)}"},
-            # pemja, the embedded interpreter's bridge, from lib/ (see the module's
-            # docstring), never from the copy each job ships.
-            "classloader": {"parent-first-patterns": {"additional": "pemja."}},
         }
-        config = _merge(_merge(base, lab), _nested(JOB_SETTINGS))
+        config = _merge(_merge(base, lab), _nested(cluster_defaults(settings)))
         (conf / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
 
     def launches(self, settings: Settings, *, python_bin: Path | None = None) -> list[Launch]:

@@ -22,6 +22,7 @@ from pathlib import Path
 from ..errors import LabError, StackError
 from ..polling import until
 from ..settings import REPO_ROOT, Settings, get_settings
+from . import flink_settings
 from .flink import pyflink_home, rest_get, script_env
 
 __all__ = ["ENDED", "checkpoint_counts", "job_state", "pyflink_job", "restored_environ",
@@ -53,7 +54,7 @@ def pyflink_job() -> Iterator[None]:
     """Where a job is built and run in this process: PyFlink importable, os.environ restored.
 
     The venv's bin/ goes first on PATH: the job settings run Python workers as
-    `python` found on PATH (see `JOB_SETTINGS`).
+    `python` found on PATH (see `flink_settings.JOB_SETTINGS`).
     """
     with restored_environ():
         os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
@@ -106,16 +107,17 @@ def _failed(java_error: str) -> LabError:
 def square_job(values: list[int]) -> list[int]:
     """Square `values` in a real PyFlink job on the local mini-cluster (a smoke test).
 
-    Takes ~10 s, nearly all of it starting the mini-cluster's JVM.
+    It runs with the lab's job settings (`flink_settings.lab_job`: Python in thread
+    mode, bounded restarts, ...), so it checks what every lab job needs; a job that
+    keeps failing is reported once its restarts are spent (~25 s). Takes ~10 s, nearly
+    all of it starting the mini-cluster's JVM.
     """
     with pyflink_job():
-        from pyflink.common import Configuration, Types
+        from pyflink.common import Types
         from pyflink.datastream import StreamExecutionEnvironment
 
-        config = Configuration()
-        # The Python workers must import pyflink: run them with this interpreter.
-        config.set_string("python.executable", sys.executable)
-        env = StreamExecutionEnvironment.get_execution_environment(config)
+        env = StreamExecutionEnvironment.get_execution_environment(
+            flink_settings.configuration(flink_settings.lab_job()))
         env.set_parallelism(1)
         squares = env.from_collection(values, type_info=Types.LONG()).map(
             lambda x: x * x, output_type=Types.LONG())
