@@ -92,7 +92,7 @@ from ..settings import Settings, get_settings
 from ..stack.flink import JOB_SETTINGS
 from ..stack.flink_jobs import pyflink_job
 from ..stack.jvm import avro_confluent_jar, connector_jar, labkit_flink_jar
-from . import flink_follow
+from . import flink_follow, get
 from .flink_tables import (
     JVM_FUNCTIONS,
     MESSAGE_COLUMNS,
@@ -369,12 +369,13 @@ def _execute(outputs: Outputs, options: RunOptions) -> None:
 
 def sql_outputs(topic: str, tag: str = "") -> Outputs:
     """Where the SQL job over `topic` writes: `<topic>.features-sql<tag>`, the rows it
-    dropped behind the watermark in `<topic>.late-sql<tag>`, and so on.
+    dropped behind the watermark in `<topic>.late-sql<tag>`, and so on (the registry's
+    `outputs` of this engine; its run's report names them too).
 
     Its rows are JSON, not the contract's Avro records, so they never share a
     topic with another engine's feature log, even with the same tag.
     """
-    return Outputs(topic, f"-sql{tag}", late_topic=True)
+    return get("flink-sql").outputs(topic, tag)
 
 
 def dropped_rows(outputs: Outputs, *, timeout_s: float = 60.0) -> list[dict]:
