@@ -12,6 +12,11 @@ is never part of the time):
     flink        the PyFlink DataStream job (mini-cluster, or the standalone cluster)
     flink-sql    the Table API variant: the windowed aggregates computed in the JVM
 
+The first two are floors (`labkit.engines.floors`), the others engines of the
+registry (`labkit.engines.ENGINES`). A benchmark asks either what it needs to
+know (the options taken, whether Flink runs it, where the run wrote), never
+compares names: tests/unit/test_engine_registry.py checks.
+
 `wall_s` is the whole call, start-up included (a Flink job spends seconds
 starting). `loop_s`, where the engine can tell, is the time spent in its
 message loop; `events_per_s` uses it when known, else `wall_s`. Every engine
@@ -32,29 +37,23 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 
 from . import conditions, engines, generate, serde, stack, topics
-from .engines import flink_sql, simple
+from .engines import Engine, flink_sql
+from .engines.floors import FLOORS, Floor, FloorRun
 from .errors import LabError
 from .instruments import Latencies, Stopwatch, percentiles
-from .runs import Outputs, RunOptions, reconcile
+from .runs import Outputs, RunOptions, RunReport, reconcile
 from .settings import get_settings
 
-__all__ = ["CLAIMS", "ENGINES", "FLOORS", "Result", "core_apart_from_the_stack", "end_to_end_ms",
+__all__ = ["CLAIMS", "ENGINES", "Result", "core_apart_from_the_stack", "end_to_end_ms",
            "flink_latency", "latency", "output_pace", "report", "run", "save", "scale_out",
            "suite", "workload"]
 
-# The floors are measurements, not engines: the simple engine's consume loop and decoder
-# with nothing after them (the ceiling), or with only the feature log's encoding and
-# produce after them (passthrough). They take only a share of the partitions and the
-# stopwatch that times them; passthrough's tag names the topic it writes.
-CEILING, PASSTHROUGH = "ceiling", "passthrough"
-FLOORS = {CEILING: frozenset({"partitions", "stopwatch"}),
-          PASSTHROUGH: frozenset({"partitions", "stopwatch", "tag"})}
+# Every name `run` measures: the floors, then the engines.
 ENGINES = (*FLOORS, *engines.ENGINES)
 # The original write-up's throughput claims, in events per second, as quoted in
 # problems/README.md ("The performance claims"): what notebook 05 measures.
@@ -75,8 +74,8 @@ class Result:
     processes: int = 1
     cluster: bool = False  # a Flink engine on the standalone cluster
     rate: float | None = None
-    tag: str = ""  # where the run wrote: Outputs(topic, tag)
-    guarantee: str = ""  # the simple engine's delivery guarantee ("" for other engines)
+    tag: str = ""  # where the run wrote: an engine's `outputs(topic, tag)`
+    guarantee: str = ""  # the delivery guarantee of an engine that takes one (else "")
     stages_s: dict[str, float] = field(default_factory=dict)
     latency_ms: dict[str, dict[str, float]] = field(default_factory=dict)
     startup_s: float | None = None  # from the call to the first feature record
@@ -146,35 +145,26 @@ def output_pace(feature_log: str, started_at: float, records: int
     return startup_s, (records - 1) / ((last_ms - first_ms) / 1000)
 
 
-def _feature_log(engine: str, topic: str, tag: str) -> str | None:
-    if engine == CEILING:
-        return None
-    return (flink_sql.sql_outputs(topic, tag) if engine == "flink-sql"
-            else Outputs(topic, tag)).features
+def _measured(name: str) -> Floor | Engine:
+    """The floor or the engine called `name` (a LabError if there is neither)."""
+    return FLOORS.get(name) or engines.get(name)
 
 
-def _measure(engine: str, topic: str, options: RunOptions) -> Result:
-    """One run of `engine`, timed whole and, where the engine has a stopwatch, per stage;
-    its start-up and steady pace from its feature log."""
+def _measure(measured: Floor | Engine, topic: str, options: RunOptions) -> Result:
+    """One run, timed whole and, where it has a stopwatch, per stage; its start-up and
+    steady pace from its feature log, if it wrote one."""
     started_at, began = time.time(), time.perf_counter()
-    if engine == CEILING:
-        events = records = simple.decode_only(topic, partitions=options.partitions,
-                                              stopwatch=options.stopwatch)
-    elif engine == PASSTHROUGH:
-        events = simple.passthrough(topic, Outputs(topic, options.tag),
-                                    partitions=options.partitions, stopwatch=options.stopwatch)
-        records = topics.count(Outputs(topic, options.tag).features)
-    else:
-        records = engines.get(engine).run(topic, options).feature_records
-        events = _consumed(topic, options.partitions)
+    ran: FloorRun | RunReport = measured.run(topic, options)
+    events = _consumed(topic, options.partitions)
     wall_s = time.perf_counter() - began
     if options.stopwatch is None:  # Flink does not tell its loop time apart
-        result = Result(engine, events, round(wall_s, 3), parallelism=options.parallelism)
+        result = Result(measured.name, events, round(wall_s, 3),
+                        parallelism=options.parallelism)
     else:
-        result = _stopwatch_result(engine, events, wall_s, options.stopwatch)
-    feature_log = _feature_log(engine, topic, options.tag)
-    if feature_log is not None:
-        result.startup_s, result.steady_per_s = output_pace(feature_log, started_at, records)
+        result = _stopwatch_result(measured.name, events, wall_s, options.stopwatch)
+    if ran.outputs is not None:
+        result.startup_s, result.steady_per_s = output_pace(ran.outputs.features, started_at,
+                                                            ran.feature_records)
     return result
 
 
@@ -193,33 +183,29 @@ def run(engine: str, *, events: int | None = None, topic: str | None = None,
     which run in this process. An option the engine does not take is refused (a
     LabError), before any workload is made.
     """
-    if pin and engine not in (*FLOORS, "simple"):
+    measured = _measured(engine)
+    if pin and measured.flink:
         raise LabError(f"Pinning runs the engine in this process on a core of its own; the "
                        f"{engine} engine runs in Flink's JVM.", "drop pin (--pin).")
-    if engine in FLOORS:
-        takes = FLOORS[engine] | ({"tag"} if tag is None else set())  # the ceiling's: nothing
-        check = partial(engines.refuse_options, f"the {engine} floor", takes)
-    else:
-        takes = engines.get(engine).takes
-        check = engines.get(engine).check
+    options = RunOptions(tag=tag or "", partitions=only, parallelism=parallelism,
+                         cluster=cluster, guarantee=guarantee, members=members,
+                         instance=instance, progress=progress and "progress" in measured.takes,
+                         stopwatch=Stopwatch() if "stopwatch" in measured.takes else None)
+    measured.check(options)
     # A fresh tag is a fresh consumer group: the run starts at the beginning of the topic.
-    tag = f".{engine}-p{parallelism}-{topics.run_id()}" if tag is None else tag
-    options = RunOptions(tag=tag, partitions=only, parallelism=parallelism, cluster=cluster,
-                         guarantee=guarantee, members=members, instance=instance,
-                         progress=progress and "progress" in takes,
-                         stopwatch=Stopwatch() if "stopwatch" in takes else None)
-    check(options)
+    if tag is None and "tag" in measured.takes:  # (the ceiling writes nothing: no tag)
+        options = replace(options, tag=f".{engine}-p{parallelism}-{topics.run_id()}")
     if topic is None:
         if not events:
             raise LabError("Nothing to benchmark.", "pass events=N (or --events N), or a topic.")
         topic = workload(events, partitions=partitions, progress=progress)
     with core_apart_from_the_stack() if pin else contextlib.nullcontext():
-        result = _measure(engine, topic, options)
+        result = _measure(measured, topic, options)
     result.pinned = pin
     result.partitions = int(topics.describe(topic)["partitions"])
     result.cluster = cluster
-    result.tag = tag
-    result.guarantee = guarantee if engine == "simple" else ""
+    result.tag = options.tag
+    result.guarantee = guarantee if "guarantee" in measured.takes else ""
     return result
 
 
@@ -438,9 +424,11 @@ def flink_latency(engine: str = "flink", *, rate: float = 500, seconds: float = 
     first output reached the broker: by then the pipeline has worked end to
     end and the start-up queue has had a second to drain.
     """
+    spec = engines.get(engine)
     events = int(rate * seconds)
     topic = topics.fresh_topic(f"bench-latency-{engine}", partitions=partitions)
-    wanted = events - (_held_by_watermark(events) if engine == "flink-sql" else 0)
+    # Rows that go late behind a watermark also wait for it (the SQL job): the tail never does.
+    wanted = events - (_held_by_watermark(events) if spec.late_topic else 0)
     # The load starts when the job is RUNNING (`started`), not before: events sent
     # while the mini-cluster starts (10-20 s) would only measure its start-up.
     load: list[subprocess.Popen] = []
@@ -448,23 +436,21 @@ def flink_latency(engine: str = "flink", *, rate: float = 500, seconds: float = 
     tag = f".latency-{topics.run_id()}"
     started_at, began = time.time(), time.perf_counter()
     try:
-        engines.run(engine, topic, tag=tag, until_end=False,
-                    max_messages=wanted, started=lambda: load.append(
-                        _start_load(topic, events, rate)), flink_settings=settings)
+        outputs = spec.run(topic, engines.options_for(
+            tag=tag, until_end=False, max_messages=wanted, flink_settings=settings,
+            started=lambda: load.append(_start_load(topic, events, rate)))).outputs
     finally:
         for producer in load:
             _finish_load(producer)
     wall_s = time.perf_counter() - began
-    sql = engine == "flink-sql"
-    outputs = flink_sql.sql_outputs(topic, tag) if sql else Outputs(topic, tag)
     sent = _txn_times(topic, serde.ConfluentDecoder())
-    appended = _txn_times(outputs.features, json.loads if sql else serde.ConfluentDecoder())
+    appended = _txn_times(outputs.features, serde.make_decoder(spec.feature_format))
     all_ms = end_to_end_ms(sent, appended)
     first_output_ms = min(appended_ms for _, appended_ms in appended)
     steady = Latencies(end_to_end_ms=end_to_end_ms(sent, appended,
                                                    sent_after_ms=first_output_ms + 1_000))
     return Result(engine, len(all_ms), round(wall_s, 3), partitions=partitions, rate=rate,
-                  tag=outputs.tag, latency_ms={"end_to_end": percentiles(steady.end_to_end_ms)},
+                  tag=tag, latency_ms={"end_to_end": percentiles(steady.end_to_end_ms)},
                   started_at=started_at, finished_at=time.time(), latencies=steady)
 
 
@@ -498,7 +484,7 @@ def suite(*, sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000),
         keep(run("simple", topic=topic, guarantee="exactly-once", progress=progress))
         keep(scale_out(topic, processes=partitions))
         if events in flink_sizes:
-            for engine in ("flink", "flink-jvm", "flink-sql"):
+            for engine in (name for name, spec in engines.ENGINES.items() if spec.flink):
                 for parallelism in (1, 2):
                     keep(run(engine, topic=topic, parallelism=parallelism))
             keep(run("flink", topic=topic, cluster=True))
@@ -552,45 +538,51 @@ def report(folder: Path | None = None) -> str:
     lines = [_report_header(folder, measured_under), "",
              "| engine (`labkit bench --engine …`) | " + " | ".join(map(_events, sizes)) + " |",
              "|---|" + "---|" * len(sizes)]
-    for label, match in _REPORT_ROWS:
-        cells = [" / ".join(_pace(row) for row in rows if match(row) and row["events"] == size
-                            and row["rate"] is None) or "-" for size in sizes]
+    for label, configuration in _REPORT_ROWS:
+        cells = [" / ".join(_pace(row) for row in rows if _matches(row, configuration)
+                            and row["events"] == size and row["rate"] is None) or "-"
+                 for size in sizes]
         if any(cell != "-" for cell in cells):
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines += ["", *_share_lines(rows, sizes), *_startup_lines(rows), *_latency_lines(rows)]
     return "\n".join(lines)
 
 
-def _is_simple(row: dict, processes: int = 1, guarantee: str = "at-least-once") -> bool:
-    return (row["engine"] == "simple" and row["processes"] == processes
-            and (row.get("guarantee") or "at-least-once") == guarantee)
+# What a saved result left empty, or an older run did not record, stands for.
+_UNRECORDED = {"cluster": False, "guarantee": "at-least-once"}
 
 
-def _is_flink(engine: str, parallelism: int, *, cluster: bool = False
-              ) -> Callable[[dict], bool]:
-    return lambda row: (row["engine"] == engine and row["parallelism"] == parallelism
-                        and row.get("cluster", False) == cluster)
+def _matches(row: dict, configuration: dict) -> bool:
+    """Whether a saved result is of `configuration` (field -> value)."""
+    return all((row.get(name) or _UNRECORDED.get(name)) == value
+               for name, value in configuration.items())
 
 
-# Each row's label and which results it shows. A cell is "whole run · steady state"
-# (`_pace`); the floors have no start-up to leave out, so one figure.
-_REPORT_ROWS: list[tuple[str, Callable[[dict], bool]]] = [
-    ("`ceiling`: consume + Avro decode only", lambda r: r["engine"] == CEILING),
+def _flink(engine: str, parallelism: int, *, cluster: bool = False) -> dict:
+    return {"engine": engine, "parallelism": parallelism, "cluster": cluster}
+
+
+_PASSTHROUGH = {"engine": "passthrough"}
+_SIMPLE = {"engine": "simple", "processes": 1, "guarantee": "at-least-once"}
+# Each row's label and the configuration of the results it shows. A cell is "whole
+# run · steady state" (`_pace`); the floors have no start-up to leave out, so one figure.
+_REPORT_ROWS: list[tuple[str, dict]] = [
+    ("`ceiling`: consume + Avro decode only", {"engine": "ceiling"}),
     ("`passthrough`: the ceiling + encode and produce a feature record per event",
-     lambda r: r["engine"] == PASSTHROUGH),
-    ("`simple`: the whole pipeline, one process", _is_simple),
+     _PASSTHROUGH),
+    ("`simple`: the whole pipeline, one process", _SIMPLE),
     ("`simple`, exactly-once (`--guarantee exactly-once`): one Kafka transaction per batch",
-     lambda r: _is_simple(r, guarantee="exactly-once")),
-    ("`simple`, two processes (`--processes 2`)", lambda r: _is_simple(r, processes=2)),
-    ("`flink`: PyFlink DataStream, parallelism 1", _is_flink("flink", 1)),
-    ("`flink`, parallelism 2", _is_flink("flink", 2)),
+     {**_SIMPLE, "guarantee": "exactly-once"}),
+    ("`simple`, two processes (`--processes 2`)", {**_SIMPLE, "processes": 2}),
+    ("`flink`: PyFlink DataStream, parallelism 1", _flink("flink", 1)),
+    ("`flink`, parallelism 2", _flink("flink", 2)),
     ("`flink` on the standalone cluster (`--flink-cluster`), parallelism 1",
-     _is_flink("flink", 1, cluster=True)),
+     _flink("flink", 1, cluster=True)),
     ("`flink-jvm`: the same job, Avro decoded in the JVM, parallelism 1",
-     _is_flink("flink-jvm", 1)),
-    ("`flink-jvm`, parallelism 2", _is_flink("flink-jvm", 2)),
-    ("`flink-sql`: Flink SQL OVER windows, parallelism 1", _is_flink("flink-sql", 1)),
-    ("`flink-sql`, parallelism 2", _is_flink("flink-sql", 2)),
+     _flink("flink-jvm", 1)),
+    ("`flink-jvm`, parallelism 2", _flink("flink-jvm", 2)),
+    ("`flink-sql`: Flink SQL OVER windows, parallelism 1", _flink("flink-sql", 1)),
+    ("`flink-sql`, parallelism 2", _flink("flink-sql", 2)),
 ]
 
 
@@ -645,7 +637,7 @@ def _rate(per_s: float) -> str:
 def _pace(row: dict) -> str:
     """A floor's rate in its loop; an engine's whole run (events over the wall time), then
     its steady state (`output_pace`), where measured."""
-    if row["engine"] in FLOORS:
+    if row["engine"] in FLOORS:  # a floor: no start-up to leave out
         return _rate(row["events_per_s"])
     whole = _rate(row["events"] / row["wall_s"])
     steady = row.get("steady_per_s")
@@ -656,9 +648,9 @@ def _share_lines(rows: list[dict], sizes: list[int]) -> list[str]:
     """The simple engine's steady state as a share of passthrough's, per workload."""
     shares = []
     for size in sizes:
-        floor = [r for r in rows if r["engine"] == PASSTHROUGH and r["events"] == size
+        floor = [r for r in rows if _matches(r, _PASSTHROUGH) and r["events"] == size
                  and r.get("steady_per_s")]
-        engine = [r for r in rows if _is_simple(r) and r["events"] == size
+        engine = [r for r in rows if _matches(r, _SIMPLE) and r["events"] == size
                   and r["rate"] is None and r.get("steady_per_s")]
         if floor and engine:
             share = engine[0]["steady_per_s"] / floor[0]["steady_per_s"]
@@ -672,9 +664,9 @@ def _share_lines(rows: list[dict], sizes: list[int]) -> list[str]:
 def _startup_lines(rows: list[dict]) -> list[str]:
     """Start-up seconds (the call to the first feature record) per configuration."""
     parts = []
-    for label, match in _REPORT_ROWS:
-        seconds = [r["startup_s"] for r in rows if match(r) and r["rate"] is None
-                   and r.get("startup_s") is not None]
+    for label, configuration in _REPORT_ROWS:
+        seconds = [r["startup_s"] for r in rows if _matches(r, configuration)
+                   and r["rate"] is None and r.get("startup_s") is not None]
         if seconds:
             name = label.split(":")[0]
             low, high = min(seconds), max(seconds)

@@ -245,7 +245,7 @@ def _partition_list(text: str | None) -> list[int] | None:
 @app.command()
 @lab_errors
 def bench(
-    engine: str = typer.Option("simple", "--engine",
+    engine: str = typer.Option(None, "--engine", show_default="simple",
                                help="ceiling | passthrough | " + " | ".join(engines.ENGINES)),
     events: int = typer.Option(100_000, "--events", "-n", min=1,
                                help="Size of the fresh seeded workload."),
@@ -289,7 +289,7 @@ def bench(
             console.print_json(text)
 
     progress = console.is_terminal and not as_json
-    engine_flags = {"--engine": engine != "simple", "--only": only is not None,
+    engine_flags = {"--engine": engine is not None, "--only": only is not None,
                     "--parallelism": parallelism != 1, "--flink-cluster": flink_cluster,
                     "--tag": tag is not None, "--members": members is not None,
                     "--instance": instance != "0"}
@@ -328,7 +328,7 @@ def bench(
                                                 progress=progress)
         show(benchmarks.scale_out(workload, processes=processes, guarantee=guarantee))
     else:
-        show(benchmarks.run(engine, events=events, topic=topic, partitions=partitions,
+        show(benchmarks.run(engine or "simple", events=events, topic=topic, partitions=partitions,
                             only=_partition_list(only), parallelism=parallelism,
                             cluster=flink_cluster, tag=tag, guarantee=guarantee,
                             members=members, instance=instance, pin=pin,

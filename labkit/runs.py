@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING
 
 from . import serde, topics
@@ -30,24 +30,31 @@ class Outputs:
     `tag` keeps two runs over the same input apart (e.g. one per engine).
     With `late_topic`, the run also writes `late`: one record for each row an
     engine drops at or behind its watermark (the Flink SQL engine), so those
-    are counted rather than lost without a trace.
+    are counted rather than lost without a trace. `mark` keeps one engine's
+    outputs apart from every other engine's whatever the tag: the Flink SQL
+    engine's `-sql` (`<input>.features-sql<tag>`), whose rows are JSON, not
+    the contract's Avro. Each engine's are `labkit.engines.get(name).outputs`.
     """
 
     input: str
     tag: str = ""
     late_topic: bool = False
+    mark: str = ""
+
+    def _topic(self, kind: str) -> str:
+        return f"{self.input}.{kind}{self.mark}{self.tag}"
 
     @property
     def features(self) -> str:
-        return f"{self.input}.features{self.tag}"
+        return self._topic("features")
 
     @property
     def dlq(self) -> str:
-        return f"{self.input}.dlq{self.tag}"
+        return self._topic("dlq")
 
     @property
     def late(self) -> str:
-        return f"{self.input}.late{self.tag}"
+        return self._topic("late")
 
     @property
     def answers(self) -> tuple[str, ...]:
@@ -57,11 +64,11 @@ class Outputs:
 
     def group(self, engine: str) -> str:
         """The default consumer group of `engine` for this input and tag."""
-        return f"{engine}-{self.input}{self.tag}"
+        return f"{engine}-{self.input}{self.mark}{self.tag}"
 
     @property
     def redis_prefix(self) -> str:
-        return f"features:{self.input}{self.tag}:"
+        return f"features:{self.input}{self.mark}{self.tag}:"
 
     def create_topics(self) -> None:
         """Output topics with the input's partition count, so keys keep their partition.
@@ -136,6 +143,8 @@ class RunReport:
     `dropped`: at or behind the watermark, where the Flink SQL engine's OVER
     windows cannot take it, and counted from the late topic (`Outputs.late`,
     one record each). Anything else is `unaccounted`: lost without a trace.
+    `outputs` is where the run wrote, so whoever reads its records next (a
+    benchmark, a parity check) never works the topic names out again.
     """
 
     engine: str
@@ -143,6 +152,7 @@ class RunReport:
     feature_records: int
     dead_letters: dict[str, int]
     dropped: int = 0  # at or behind the watermark, counted from the late topic
+    outputs: Outputs = field(kw_only=True)  # where the run wrote: what was counted
 
     @property
     def unaccounted(self) -> int:
@@ -231,7 +241,8 @@ _SOURCE = ("dlq.topic", "dlq.partition", "dlq.offset")
 
 def reconcile(engine: str, outputs: Outputs, *, transactional: bool = False) -> RunReport:
     """Count input, feature records, dead letters (by reason) and, if the run writes a
-    late topic, the rows dropped behind the watermark, on the brokers.
+    late topic, the rows dropped behind the watermark, on the brokers; the report
+    names `outputs`, where they were counted.
 
     A `transactional` run's feature log also holds aborted records and the
     transactions' commit markers, which take offsets too: its records are
@@ -241,4 +252,5 @@ def reconcile(engine: str, outputs: Outputs, *, transactional: bool = False) -> 
     dropped = topics.count(outputs.late) if outputs.late_topic else 0
     features = (len(topics.read_all(outputs.features)) if transactional
                 else topics.count(outputs.features))
-    return RunReport(engine, topics.count(outputs.input), features, dict(reasons), dropped)
+    return RunReport(engine, topics.count(outputs.input), features, dict(reasons), dropped,
+                     outputs=outputs)

@@ -91,7 +91,7 @@ from ..schemas import load as load_schema
 from ..settings import Settings, get_settings
 from ..stack import flink_settings
 from ..stack.flink_jobs import pyflink_job
-from . import flink_follow
+from . import flink_follow, get
 from .flink_tables import (
     JVM_FUNCTIONS,
     MESSAGE_COLUMNS,
@@ -352,12 +352,13 @@ def _execute(outputs: Outputs, options: RunOptions) -> None:
 
 def sql_outputs(topic: str, tag: str = "") -> Outputs:
     """Where the SQL job over `topic` writes: `<topic>.features-sql<tag>`, the rows it
-    dropped behind the watermark in `<topic>.late-sql<tag>`, and so on.
+    dropped behind the watermark in `<topic>.late-sql<tag>`, and so on (the registry's
+    `outputs` of this engine; its run's report names them too).
 
     Its rows are JSON, not the contract's Avro records, so they never share a
     topic with another engine's feature log, even with the same tag.
     """
-    return Outputs(topic, f"-sql{tag}", late_topic=True)
+    return get("flink-sql").outputs(topic, tag)
 
 
 def dropped_rows(outputs: Outputs, *, timeout_s: float = 60.0) -> list[dict]:

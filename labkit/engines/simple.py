@@ -53,12 +53,10 @@ from ..instruments import Stopwatch
 from ..processing import DeadLetter, Source, check, update
 from ..runs import Outputs, RunOptions, RunReport, reconcile
 from ..sinks import RedisFeatureSink
-from ..topics import Deliveries
 from . import guarantees, membership
-from .guarantees import CONFIRM_TIMEOUT_S
 from .outages import OUTAGE_TIMEOUT_S, retrying
 
-__all__ = ["PROCESSING_STAGES", "REBUILD_HORIZON_MS", "decode_only", "passthrough", "run"]
+__all__ = ["PROCESSING_STAGES", "REBUILD_HORIZON_MS", "run"]
 
 # The 1-hour window plus an hour of lateness: events older than that (in ingestion time)
 # cannot be in a window any more if events are ingested within an hour of happening.
@@ -402,74 +400,3 @@ def run(topic: str, options: RunOptions) -> RunReport:
     finally:
         members.close()  # a group member leaves the group: its partitions move at once
     return reconcile("simple", engine.outputs, transactional=engine.guarantee.transactional)
-
-
-def _floor(topic: str, partitions: list[int] | None, stopwatch: Stopwatch | None,
-           after_decode: Callable[[list[Checked]], None]) -> int:
-    """This engine's own consume loop and decode stage over `topic`, from the beginning to
-    its end offsets, then `after_decode(batch)`: no windows, no Redis, no commits (a fresh
-    group that reads everything). Returns how many messages it read."""
-    decode = serde.ConfluentDecoder()
-    fixed = membership.Fixed(clients.consumer(), topic, partitions, from_beginning=True)
-    stopwatch = stopwatch or Stopwatch()
-    read = 0
-    try:
-        fixed.start(lambda starts: starts, lambda _partitions, _lost: None)  # nothing to rebuild
-        bounds = {p: (start, fixed.ends[p]) for p, start in fixed.starts.items()}
-        with _fewer_collections():
-            stopwatch.start()
-            for batch in _read_to(fixed.consumer, bounds, batch_size=BATCH_SIZE,
-                                  idle_timeout_s=30.0):
-                stopwatch.lap("consume")
-                checked = _decode(batch, decode)
-                stopwatch.lap("decode")
-                after_decode(checked)
-                read += len(batch)
-    finally:
-        fixed.close()
-    return read
-
-
-def decode_only(topic: str, *, partitions: list[int] | None = None,
-                stopwatch: Stopwatch | None = None) -> int:
-    """The ceiling a Python engine is measured against: this engine's own consume loop and
-    decode stage, with nothing after them (no features, no outputs, no commits).
-
-    Reads `topic` from the beginning to its end offsets; returns how many messages it read.
-    """
-    return _floor(topic, partitions, stopwatch, lambda _checked: None)
-
-
-def passthrough(topic: str, outputs: Outputs, *, partitions: list[int] | None = None,
-                stopwatch: Stopwatch | None = None) -> int:
-    """The serialization floor of this engine's contract: consume and decode each message
-    as the engine does, encode a feature-log record for it, produce it to
-    `outputs.features` and wait for the broker's acknowledgements per batch. No
-    windows, no Redis, no dead letters, no commits.
-
-    Every record is the same shape as the engine's, a real feature record of a
-    fresh window with the transaction's own ids and times in it, so encoding
-    costs what the engine's does. Any Python engine of this contract pays at
-    least this much per message. Returns how many messages it read.
-    """
-    outputs.create_topics()
-    encode = serde.make_encoder("confluent", schema="features.v1", topic=outputs.features)
-    deliveries = Deliveries()
-    stopwatch = stopwatch or Stopwatch()
-    template: dict[str, Any] = {}
-
-    def produce(checked: list[Checked]) -> None:
-        for key, _value, _source, txn in checked:
-            if isinstance(txn, DeadLetter):
-                continue
-            if not template:  # the first transaction's own features: every field real
-                template.update(CardWindow(txn["card_id"]).update(txn))
-            record = {**template, "card_id": txn["card_id"], "txn_id": txn["txn_id"],
-                      "event_ts": txn["timestamp"], "feature_ts": txn["timestamp"],
-                      "last_geo_country": txn["geo_country"], "is_fraud": txn["is_fraud"]}
-            deliveries.send(outputs.features, key, encode(record))
-        stopwatch.lap("produce")
-        deliveries.confirm(timeout_s=CONFIRM_TIMEOUT_S, what="feature records")
-        stopwatch.lap("acks")
-
-    return _floor(topic, partitions, stopwatch, produce)

@@ -27,9 +27,10 @@ class EngineRun(NamedTuple):
     dead_letters: list[lk.processing.DeadLetter]  # in the order of their sources
 
 
-def _finished(report: RunReport, outputs: Outputs) -> EngineRun:
+def _finished(report: RunReport) -> EngineRun:
     # Read at once: test_a_replay_never_moves_a_card_backwards later writes to the
     # simple run's outputs again, and the other tests must not care whether it ran first.
+    outputs = report.outputs
     return EngineRun(report, outputs, parity.feature_log(outputs), parity.redis_snapshot(outputs),
                      lk.runs.read_dead_letters(outputs))
 
@@ -45,15 +46,14 @@ def stream() -> str:
 @pytest.fixture(scope="module")
 def simple_run(stream) -> EngineRun:
     """The simple engine over `stream` (tag `.simple`), once for every test of the module."""
-    return _finished(engines.run("simple", stream, tag=".simple"), Outputs(stream, ".simple"))
+    return _finished(engines.run("simple", stream, tag=".simple"))
 
 
 @pytest.fixture(scope="module", params=["flink", "flink-jvm"])
 def flink_run(request, stream) -> EngineRun:
     """A Flink engine over `stream` (tagged by its name), once for every test of the module:
     the DataStream job, and the same job with the Avro decoded in the JVM."""
-    tag = f".{request.param}"
-    return _finished(engines.run(request.param, stream, tag=tag), Outputs(stream, tag))
+    return _finished(engines.run(request.param, stream, tag=f".{request.param}"))
 
 
 def test_the_engines_reconcile_and_agree_event_by_event(simple_run, flink_run):

@@ -83,12 +83,10 @@ def run_on_hostile(hostile) -> Callable[[str], HostileRun]:
     """An engine over the hostile topic, run once (it must not raise, whatever the input)."""
     @functools.cache
     def run(engine: str) -> HostileRun:
-        tag = f".{engine}"
-        report = engines.run(engine, hostile.topic, tag=tag)
-        outputs = (flink_sql.sql_outputs(hostile.topic, tag) if engine == "flink-sql"
-                   else Outputs(hostile.topic, tag))
-        letters = {(d.source.partition, d.source.offset): d for d in read_dead_letters(outputs)}
-        return HostileRun(engine, outputs, report, letters)
+        report = engines.run(engine, hostile.topic, tag=f".{engine}")
+        letters = {(d.source.partition, d.source.offset): d
+                   for d in read_dead_letters(report.outputs)}
+        return HostileRun(engine, report.outputs, report, letters)
     return run
 
 

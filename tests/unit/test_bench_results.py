@@ -2,12 +2,17 @@
 
 import csv
 import json
+import sys
+from dataclasses import replace
+from types import SimpleNamespace
 
 import pytest
 
-from labkit import bench
+from labkit import bench, engines
+from labkit.engines.floors import FLOORS
 from labkit.errors import LabError
 from labkit.instruments import Latencies
+from labkit.runs import Outputs, RunReport
 
 
 def test_throughput_uses_the_loop_time_when_the_engine_reports_it():
@@ -111,3 +116,49 @@ def test_end_to_end_latency_matches_inputs_to_their_first_feature_record_by_txn_
 def test_a_folder_without_a_saved_run_is_a_lab_error(tmp_path):
     with pytest.raises(LabError, match="holds no saved benchmark run"):
         bench.report(tmp_path)
+
+
+@pytest.fixture
+def no_stack(monkeypatch):
+    """`bench.run` with every broker call answered here; the feature logs it paces."""
+    paced: list[tuple[str, int]] = []
+    monkeypatch.setattr(bench, "_consumed", lambda _topic, _partitions: 10)
+    monkeypatch.setattr(bench.topics, "describe", lambda _topic: {"partitions": 2})
+    monkeypatch.setattr(bench.topics, "run_id", lambda: "run0")
+    monkeypatch.setattr(bench.topics, "count", lambda _topic: 7)
+    monkeypatch.setattr(bench, "output_pace", lambda log, _started_at, records: (
+        paced.append((log, records)) or (0.5, 100.0)))
+    return paced
+
+
+def test_a_floor_is_measured_like_an_engine_and_paced_only_if_it_wrote(no_stack, monkeypatch):
+    monkeypatch.setitem(FLOORS, "ceiling", replace(FLOORS["ceiling"], measure=lambda *_: None))
+    monkeypatch.setitem(FLOORS, "passthrough", replace(
+        FLOORS["passthrough"], measure=lambda topic, options: Outputs(topic, options.tag)))
+    ceiling = bench.run("ceiling", topic="t")
+    passthrough = bench.run("passthrough", topic="t")
+    assert (ceiling.tag, ceiling.startup_s, ceiling.events) == ("", None, 10)  # wrote nothing
+    assert (passthrough.tag, passthrough.startup_s) == (".passthrough-p1-run0", 0.5)
+    assert no_stack == [("t.features.passthrough-p1-run0", 7)]
+    assert ceiling.guarantee == passthrough.guarantee == ""
+
+
+def test_an_engine_is_paced_from_where_its_report_says_it_wrote(no_stack, monkeypatch):
+    def run(topic, options):  # the SQL engine's run, reconciled
+        return RunReport("flink-sql", 10, 9, {}, dropped=1,
+                         outputs=engines.get("flink-sql").outputs(topic, options.tag))
+
+    monkeypatch.setitem(sys.modules, "labkit.engines.fake", SimpleNamespace(run=run))
+    monkeypatch.setitem(engines.ENGINES, "flink-sql",
+                        replace(engines.ENGINES["flink-sql"], module="fake"))
+    result = bench.run("flink-sql", topic="t", parallelism=2)
+    assert (result.engine, result.parallelism, result.tag) == ("flink-sql", 2,
+                                                              ".flink-sql-p2-run0")
+    assert no_stack == [("t.features-sql.flink-sql-p2-run0", 9)]
+
+
+def test_pinning_a_flink_engine_or_tagging_the_ceiling_is_refused(no_stack):
+    with pytest.raises(LabError, match="runs in Flink's JVM"):
+        bench.run("flink", topic="t", pin=True)
+    with pytest.raises(LabError, match=r"`tag`.*does not apply to the ceiling floor"):
+        bench.run("ceiling", topic="t", tag=".mine")

@@ -4,16 +4,20 @@ refusal comes before any I/O)."""
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from labkit import bench, engines
 from labkit.cli import app
+from labkit.engines.flink_sql import sql_outputs
+from labkit.engines.floors import FLOORS
 from labkit.errors import LabError
-from labkit.runs import RunOptions, RunReport
+from labkit.runs import Outputs, RunOptions, RunReport
 
 runner = CliRunner()
 
@@ -117,3 +121,134 @@ def test_process_refuses_to_follow_with_flink_as_it_could_not_stop():
 def test_a_flink_run_that_could_not_stop_or_apply_its_settings_is_refused(engine, options, says):
     with pytest.raises(LabError, match=says):
         engines.run(engine, "payments", **options)
+
+
+def test_each_engine_says_where_it_writes():
+    assert engines.get("simple").outputs("payments", ".a") == Outputs("payments", ".a")
+    assert engines.get("flink").outputs("payments", ".a") == Outputs("payments", ".a")
+    assert engines.get("flink-sql").outputs("payments", ".a") == sql_outputs("payments", ".a")
+    assert [e.name for e in engines.ENGINES.values() if e.outputs("t").late_topic] == ["flink-sql"]
+
+
+def test_the_floors_are_not_engines():
+    assert not set(FLOORS) & set(engines.ENGINES)
+    with pytest.raises(LabError, match="Unknown engine 'ceiling'"):
+        engines.get("ceiling")
+    for floor in FLOORS.values():
+        assert floor.takes <= set(RunOptions.__dataclass_fields__), floor.name
+        assert not floor.flink  # in this process, like the simple engine: pinnable
+
+
+# --- nothing outside the registry tells engines apart by name ---------------------------
+
+NAMES = frozenset({*engines.ENGINES, *FLOORS})
+REGISTRIES = frozenset({"ENGINES", "FLOORS"})
+ROOT = Path(bench.__file__).parent
+
+
+def _names_an_engine(node: ast.AST, bound: set[str]) -> bool:
+    """An engine's or a floor's name as a literal, a name bound to one, or a collection
+    holding one."""
+    if isinstance(node, ast.Constant):
+        return node.value in NAMES
+    if isinstance(node, ast.Name):
+        return node.id in bound
+    if isinstance(node, ast.Starred):
+        return _names_an_engine(node.value, bound)
+    if isinstance(node, ast.Tuple | ast.List | ast.Set):
+        return any(_names_an_engine(element, bound) for element in node.elts)
+    return False
+
+
+def _holds_an_engine(node: ast.AST) -> bool:
+    """What holds a run's engine name: `engine`, `x.engine`, `x["engine"]`."""
+    return ((isinstance(node, ast.Name) and node.id == "engine")
+            or (isinstance(node, ast.Attribute) and node.attr == "engine")
+            or (isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant)
+                and node.slice.value == "engine"))
+
+
+def _asks_a_registry(node: ast.Compare) -> bool:
+    """`name in ENGINES` (or FLOORS, or `x.ENGINES`), or `name is None`: no name compared."""
+    right = node.comparators[-1]
+    registry = ((isinstance(right, ast.Name) and right.id in REGISTRIES)
+                or (isinstance(right, ast.Attribute) and right.attr in REGISTRIES))
+    nothing = isinstance(right, ast.Constant) and right.value is None
+    return len(node.ops) == 1 and (
+        (registry and isinstance(node.ops[0], ast.In | ast.NotIn))
+        or (nothing and isinstance(node.ops[0], ast.Is | ast.IsNot)))
+
+
+def _bound_names(tree: ast.AST) -> set[str]:
+    """Names assigned an engine's name anywhere in `tree` (CEILING = "ceiling")."""
+    bound: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                pairs = (zip(target.elts, node.value.elts, strict=False)
+                         if isinstance(target, ast.Tuple) and isinstance(node.value, ast.Tuple)
+                         else [(target, node.value)])
+                bound.update(name.id for name, value in pairs
+                             if isinstance(name, ast.Name) and _names_an_engine(value, set()))
+    return bound
+
+
+def name_branches(tree: ast.AST, bound: set[str] | None = None) -> list[str]:
+    """Every place in `tree` that decides by an engine's name rather than by asking the
+    registry: a comparison with an engine's name (or what holds one), a `case` on one,
+    or `engine.startswith(...)`."""
+    bound = _bound_names(tree) if bound is None else bound
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare):
+            sides = [node.left, *node.comparators]
+            if any(_names_an_engine(side, bound) for side in sides) or (
+                    any(map(_holds_an_engine, sides)) and not _asks_a_registry(node)):
+                found.append(f"line {node.lineno}: {ast.unparse(node)}")
+        elif isinstance(node, ast.MatchValue) and _names_an_engine(node.value, bound):
+            found.append(f"line {node.lineno}: case {ast.unparse(node.value)}")
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+              and node.func.attr in ("startswith", "endswith")
+              and _holds_an_engine(node.func.value)):
+            found.append(f"line {node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+def _cli_commands(*names: str) -> tuple[list[ast.FunctionDef], set[str]]:
+    tree = ast.parse((ROOT / "cli.py").read_text())
+    return ([node for node in tree.body if isinstance(node, ast.FunctionDef)
+             and node.name in names], _bound_names(tree))
+
+
+def test_the_benchmarks_never_tell_engines_apart_by_name():
+    assert name_branches(ast.parse((ROOT / "bench.py").read_text())) == []
+
+
+def test_the_cli_bench_and_process_never_tell_engines_apart_by_name():
+    commands, bound = _cli_commands("bench", "process")
+    assert [command.name for command in commands] == ["process", "bench"]
+    assert [line for command in commands for line in name_branches(command, bound)] == []
+
+
+@pytest.mark.parametrize("source", [
+    'if engine == "flink-sql": pass',
+    'x = 1 if row["engine"] in ("ceiling", "passthrough") else 2',
+    'CEILING = "ceiling"\nif result.engine != CEILING: pass',
+    'A, B = "ceiling", "passthrough"\nok = name in (A, "simple")',
+    'def f(engine, n): return lambda row: row["engine"] == engine',
+    'match engine:\n    case "simple": pass',
+    'if engine.startswith("flink"): pass',
+])
+def test_the_check_catches_a_name_branch(source):
+    assert name_branches(ast.parse(source))
+
+
+@pytest.mark.parametrize("source", [
+    'if row["engine"] in FLOORS: pass',
+    'if engine not in engines.ENGINES: pass',
+    'if engine is not None: pass',
+    'run("simple", topic=topic)',
+    'rows = {"engine": "passthrough"}',
+])
+def test_asking_the_registry_or_naming_an_engine_to_run_is_no_branch(source):
+    assert name_branches(ast.parse(source)) == []

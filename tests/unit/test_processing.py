@@ -63,19 +63,30 @@ def test_only_the_sql_engine_writes_a_late_topic():
     sql = sql_outputs("payments", ".a")
     assert sql.late == "payments.late-sql.a"
     assert sql.answers == ("payments.features-sql.a", "payments.dlq-sql.a", sql.late)
+    assert (sql.tag, sql.redis_prefix) == (".a", "features:payments-sql.a:")  # the tag as given
     assert Outputs("payments", ".flink").answers == ("payments.features.flink",
                                                      "payments.dlq.flink")
 
 
+PAYMENTS = Outputs("payments")
+
+
 def test_a_report_balances_only_when_every_message_is_accounted_for():
-    assert RunReport("simple", 10, 7, {"late": 2, "undecodable": 1}).balanced
-    assert not RunReport("simple", 10, 7, {"late": 2}).balanced
+    assert RunReport("simple", 10, 7, {"late": 2, "undecodable": 1}, outputs=PAYMENTS).balanced
+    assert not RunReport("simple", 10, 7, {"late": 2}, outputs=PAYMENTS).balanced
 
 
 def test_rows_dropped_behind_the_watermark_are_accounted_for():
-    report = RunReport("flink-sql", 10, 7, {}, dropped=3)
+    report = RunReport("flink-sql", 10, 7, {}, dropped=3, outputs=PAYMENTS)
     assert report.balanced
     assert str(report) == ("flink-sql: input 10 = feature records 7 + dead letters 0 (none)"
                            " + dropped behind the watermark 3 -> balanced")
-    assert RunReport("flink-sql", 10, 7, {}, dropped=2).unaccounted == 1
-    assert "dropped" not in str(RunReport("simple", 10, 10, {}))
+    assert RunReport("flink-sql", 10, 7, {}, dropped=2, outputs=PAYMENTS).unaccounted == 1
+    assert "dropped" not in str(RunReport("simple", 10, 10, {}, outputs=PAYMENTS))
+
+
+def test_a_report_names_where_the_run_wrote():
+    with pytest.raises(TypeError, match="outputs"):
+        RunReport("simple", 10, 10, {})  # type: ignore[call-arg]
+    assert RunReport("simple", 10, 10, {}, outputs=PAYMENTS).outputs.features == \
+        "payments.features"
