@@ -42,7 +42,7 @@ def replay_start(topic: str, partition: int, committed: int, *, horizon_ms: int)
     Hint: assign `TopicPartition(topic, partition, committed - 1)` and poll once for the
     last message's timestamp (`msg.timestamp()[1]`); then ask `offsets_for_times` for
     `TopicPartition(topic, partition, that - horizon_ms)`. Notebook 06, section 1, and
-    `_replay_start` in labkit/engines/simple.py do this for the simple engine.
+    `_replay_start` in labkit/engines/rebuild.py do this for the simple engine.
     """
     raise NotImplementedError("find the replay start with offsets_for_times")
 

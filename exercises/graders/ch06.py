@@ -10,7 +10,7 @@ from confluent_kafka import TopicPartition
 
 import labkit as lk
 from labkit.check import Wrong, grader
-from labkit.engines.simple import REBUILD_HORIZON_MS
+from labkit.engines.rebuild import REBUILD_HORIZON_MS
 from labkit.runs import Outputs
 
 # Frames with bytes left over after the record, added to the hostile topic: as many as no

@@ -17,7 +17,7 @@ refuses any other.
 
 They live beside the simple engine because they run its own code (its consume
 loop, its decoder, its batch size, its garbage-collector settings): what they
-measure is what the engine runs, so they share its private helpers.
+measure is what the engine runs, so they share its stages (`engines.stages`).
 """
 
 from __future__ import annotations
@@ -33,7 +33,9 @@ from ..processing import DeadLetter
 from ..runs import Outputs, RunOptions
 from . import membership, refuse_options
 from .guarantees import CONFIRM_TIMEOUT_S
-from .simple import BATCH_SIZE, Checked, _decode, _fewer_collections, _read_to
+from .runtime import fewer_collections
+from .simple import BATCH_SIZE
+from .stages import Checked, decode_batch, read_to
 
 __all__ = ["FLOORS", "Floor", "FloorRun"]
 
@@ -82,12 +84,12 @@ def _floor(topic: str, partitions: list[int] | None, stopwatch: Stopwatch,
     try:
         fixed.start(lambda starts: starts, lambda _partitions, _lost: None)  # nothing to rebuild
         bounds = {p: (start, fixed.ends[p]) for p, start in fixed.starts.items()}
-        with _fewer_collections():
+        with fewer_collections():
             stopwatch.start()
-            for batch in _read_to(fixed.consumer, bounds, batch_size=BATCH_SIZE,
-                                  idle_timeout_s=30.0):
+            for batch in read_to(fixed.consumer, bounds, batch_size=BATCH_SIZE,
+                                 idle_timeout_s=30.0):
                 stopwatch.lap("consume")
-                checked = _decode(batch, decode)
+                checked = decode_batch(batch, decode)
                 stopwatch.lap("decode")
                 after_decode(checked)
     finally:

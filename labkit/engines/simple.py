@@ -22,177 +22,48 @@ A process is a member of its consumer group (`membership`): processes started
 with the same group share the partitions and take over a crashed member's.
 The windows live in the process's memory, per partition, so whenever the
 process receives partitions (at start, or in a rebalance) it rebuilds their
-windows before it processes them (`_rebuild`): it replays what the group has
-already processed into the windows, emitting nothing, starting where the
-broker's `offsets_for_times` puts `REBUILD_HORIZON_MS` of ingestion time
-before the last processed message. Without that, the first features after a
-restart come from empty windows (notebook 06 shows both).
+windows before it processes them (`rebuild`): it replays what the group has
+already processed into the windows, emitting nothing. Without that, the first
+features after a restart come from empty windows (notebook 06 shows both).
+
+Read `_loop` and `_Process.process` first: the loop of notebook 04, by hand.
+The rest is hardening, each in a sibling module: the stages themselves
+(`stages`), the rebuild (`rebuild`), group membership (`membership`), the
+delivery guarantees (`guarantees`), riding out outages (`outages`), and the
+process's garbage collector and SIGTERM (`runtime`).
 """
 
 from __future__ import annotations
 
-import gc
 import os
 import signal
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from functools import partial
-from typing import Any
 
 from confluent_kafka import Consumer, Message, TopicPartition
 from rich.progress import Progress
 
 from .. import clients, serde
-from ..clients import kafka_transient
 from ..errors import LabError
-from ..features import WINDOW_1H_MS, CardWindow
 from ..instruments import Stopwatch
-from ..processing import DeadLetter, Source, check, update
 from ..runs import Outputs, RunOptions, RunReport, reconcile
 from ..sinks import RedisFeatureSink
 from . import guarantees, membership
 from .outages import OUTAGE_TIMEOUT_S, retrying
+from .rebuild import rebuild
+from .runtime import fewer_collections, sigterm_stops
+from .stages import Windows, batches, decode_batch, update_windows
 
-__all__ = ["PROCESSING_STAGES", "REBUILD_HORIZON_MS", "run"]
+__all__ = ["BATCH_SIZE", "PROCESSING_STAGES", "run"]
 
-# The 1-hour window plus an hour of lateness: events older than that (in ingestion time)
-# cannot be in a window any more if events are ingested within an hour of happening.
-REBUILD_HORIZON_MS = 2 * WINDOW_1H_MS
 # Messages per batch at most: large enough that per-batch costs (a Redis pipeline, a
 # commit) vanish per message, small enough that a batch's wait stays short.
 BATCH_SIZE = 10_000
 # The stages between a message reaching the engine and its features reaching Redis: what
 # its processing latency is made of (the latency benchmark's breakdown).
 PROCESSING_STAGES = ("decode", "features", "produce", "redis")
-Windows = dict[bytes | None, CardWindow]
-Checked = tuple[bytes | None, bytes | None, Source, dict | DeadLetter]  # key, value, source, ...
-
-
-def _usable(msg: Message) -> bool:
-    """True for a record; False for a transient broker event; LabError for anything else."""
-    error = msg.error()
-    if error is None:
-        return True
-    if kafka_transient(error):
-        return False
-    raise LabError(f"Consuming {msg.topic()!r} failed: {error.str()}",
-                   "check the stack with `labkit stack status`.")
-
-
-def _batches(consumer: Consumer, finished: Callable[[], bool], *, max_messages: int | None,
-             batch_size: int, idle_timeout_s: float,
-             idle: Callable[[], None] = lambda: None) -> Iterator[list[Message]]:
-    """Batches of records until `finished()`, `max_messages` were read, or nothing arrives
-    for `idle_timeout_s`; `idle()` after each wait that brought nothing.
-
-    Wait for one message, then take whatever else is already fetched: under
-    light load batches stay small (low latency), under heavy load they fill.
-    """
-    read = 0
-    idle_since = time.monotonic()
-    while not finished():
-        if max_messages is not None and read >= max_messages:
-            return
-        batch = consumer.consume(1, timeout=0.5)
-        if batch:
-            batch += consumer.consume(batch_size - 1, timeout=0)
-        batch = [msg for msg in batch if _usable(msg)]
-        if not batch:
-            if time.monotonic() - idle_since > idle_timeout_s:
-                return
-            idle()
-            continue
-        idle_since = time.monotonic()
-        read += len(batch)
-        yield batch
-
-
-def _read_to(consumer: Consumer, bounds: dict[int, tuple[int, int]], *, batch_size: int,
-             idle_timeout_s: float) -> Iterator[list[Message]]:
-    """Batches of an assigned consumer until every partition reaches its end bound."""
-    next_offset = {partition: start for partition, (start, _) in bounds.items()}
-
-    def finished() -> bool:
-        return all(next_offset[p] >= end for p, (_, end) in bounds.items())
-
-    for batch in _batches(consumer, finished, max_messages=None, batch_size=batch_size,
-                          idle_timeout_s=idle_timeout_s):
-        for msg in batch:
-            next_offset[msg.partition()] = msg.offset() + 1
-        yield batch
-
-
-def _decode(batch: list[Message], decode: Callable[[bytes], dict]) -> list[Checked]:
-    checked = []
-    for msg in batch:
-        key, value = msg.key(), msg.value()
-        source = Source(msg.topic(), msg.partition(), msg.offset())
-        checked.append((key, value, source, check(key, value, source, decode)))
-    return checked
-
-
-def _update(checked: list[Checked], windows: dict[int, Windows]
-            ) -> tuple[list[Any], list[DeadLetter]]:
-    """Feature records (key, record) and dead letters of one batch, in message order.
-
-    `windows` holds each partition's card windows: a card's messages are all in
-    one partition, so a partition that moves to another process takes its
-    cards' windows with it (the new owner rebuilds them).
-    """
-    features, letters = [], []
-    for key, value, source, txn in checked:
-        if isinstance(txn, DeadLetter):
-            letters.append(txn)
-            continue
-        cards = windows[source.partition]
-        cards[key], out = update(cards.get(key), key, value, txn, source)
-        if isinstance(out, DeadLetter):
-            letters.append(out)
-        else:
-            features.append((key, out))
-    return features, letters
-
-
-def _rebuild(topic: str, starts: dict[int, int],
-             decode: Callable[[bytes], dict]) -> dict[int, Windows]:
-    """Each partition's card windows as they were at its start (the committed offset),
-    replayed from Kafka: what the process that processed them last had in memory."""
-    windows: dict[int, Windows] = {partition: {} for partition in starts}
-    replayer = clients.consumer()
-    try:
-        replay = {}
-        for partition, committed in starts.items():
-            low, _high = replayer.get_watermark_offsets(TopicPartition(topic, partition),
-                                                        timeout=10)
-            if committed > low:
-                replay[partition] = (_replay_start(replayer, topic, partition, committed, low),
-                                     committed)
-        if replay:
-            replayer.assign([TopicPartition(topic, p, start) for p, (start, _) in replay.items()])
-            for batch in _read_to(replayer, replay, batch_size=5000, idle_timeout_s=30.0):
-                # A batch can run past the committed offset: those are not processed yet.
-                done = [msg for msg in batch if msg.offset() < replay[msg.partition()][1]]
-                _update(_decode(done, decode), windows)
-    finally:
-        replayer.close()
-    return windows
-
-
-def _replay_start(consumer: Consumer, topic: str, partition: int, committed: int,
-                  low: int) -> int:
-    """The first offset whose ingestion time is within the horizon of the last processed one."""
-    last = TopicPartition(topic, partition, committed - 1)
-    consumer.assign([last])
-    found = consumer.consume(1, timeout=10)
-    if not found or found[0].error() is not None:
-        return low
-    horizon_start = found[0].timestamp()[1] - REBUILD_HORIZON_MS
-    located = consumer.offsets_for_times([TopicPartition(topic, partition, horizon_start)],
-                                         timeout=10)[0]
-    return max(low, located.offset) if located.offset >= 0 else low
 
 
 def _offsets(topic: str, done: dict[int, int]) -> list[TopicPartition]:
@@ -203,47 +74,6 @@ def _offsets(topic: str, done: dict[int, int]) -> list[TopicPartition]:
     already have been consumed but not processed.
     """
     return [TopicPartition(topic, partition, offset) for partition, offset in done.items()]
-
-
-@contextmanager
-def _fewer_collections() -> Iterator[None]:
-    """Run the cyclic garbage collector less often, and over less, while messages flow.
-
-    Each message allocates a few dozen short-lived objects; with the default
-    generation-0 threshold (700) the collector would scan the young objects
-    every 30 or so messages — measured here, about 20% of the engine's time.
-    None of these objects form cycles, so reference counting frees them anyway.
-    And everything that exists before the loop (the interpreter's modules, a
-    notebook's pandas and plots: easily a million objects) lives through the
-    run, so it is frozen out of the collector's reach: a full collection that
-    scanned it would stop the engine for tens of milliseconds, a latency tail.
-    """
-    before = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(100_000, *before[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
-        gc.unfreeze()
-
-
-@contextmanager
-def _sigterm_stops() -> Iterator[Callable[[], bool]]:
-    """SIGTERM ends the run after the batch in flight: committed, and the group left cleanly
-    (its partitions move at once; a SIGKILLed process holds them for `SESSION_TIMEOUT_MS`).
-
-    Python handles signals in the main thread only; elsewhere SIGTERM keeps its default.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield lambda: False
-        return
-    asked = threading.Event()
-    before = signal.signal(signal.SIGTERM, lambda _signum, _frame: asked.set())
-    try:
-        yield asked.is_set
-    finally:
-        signal.signal(signal.SIGTERM, before)
 
 
 class _Process:
@@ -280,7 +110,7 @@ class _Process:
             self.windows[partition], starts[partition] = self.held[partition]
         self.held.clear()
         fresh = {p: start for p, start in starts.items() if p not in resumed}
-        self.windows.update(_rebuild(self.topic, fresh, self.decode) if self.options.rebuild
+        self.windows.update(rebuild(self.topic, fresh, self.decode) if self.options.rebuild
                             else {partition: {} for partition in fresh})
         self.done.update(starts)
         return starts
@@ -322,9 +152,9 @@ class _Process:
         try:
             # Retried as a whole: only a registry outage (an unknown writer schema id while
             # the registry is away) can fail it, and decoding changes nothing.
-            checked = retrying(partial(_decode, batch, self.decode), "decoding a batch")
+            checked = retrying(partial(decode_batch, batch, self.decode), "decoding a batch")
             stopwatch.lap("decode")
-            features, letters = _update(checked, self.windows)
+            features, letters = update_windows(checked, self.windows)
             stopwatch.lap("features")
             for key, record in features:
                 guarantee.send(outputs.features, key, self.encode(record))
@@ -367,36 +197,55 @@ def run(topic: str, options: RunOptions) -> RunReport:
     consumer = clients.consumer(group_id=group, **{"client.id": f"simple-{options.instance}"},
                                 **membership.consumer_settings(
                                     from_beginning=options.from_beginning))
-    members = (membership.Fixed(consumer, topic, options.partitions,
-                                from_beginning=options.from_beginning)
-               if options.partitions is not None else
-               membership.Group(consumer, topic, group, from_beginning=options.from_beginning,
-                                members=options.members))
+    members = _membership(consumer, topic, group, options)
     try:
         engine = _Process(topic, options, consumer, group)
         members.start(engine.assigned, engine.revoked)
-        with (_fewer_collections(), _sigterm_stops() as stopping,
-              Progress(disable=not options.progress) as bar):
-            task = bar.add_task(f"simple engine on {topic}",
-                                total=options.max_messages or members.backlog())
-            engine.stopwatch.start()
-            processed, pause_at = 0, options.pause_after
-            for batch in _batches(consumer, lambda: stopping() or (
-                    options.until_end and members.finished(engine.done)),
-                    max_messages=options.max_messages, batch_size=BATCH_SIZE,
-                    idle_timeout_s=OUTAGE_TIMEOUT_S, idle=engine.guarantee.commit_pending):
-                engine.stopwatch.lap("consume")
-                # A rebalance inside `consume` may have taken some of these partitions away.
-                batch = [msg for msg in batch if msg.partition() in members.owned]
-                if batch:
-                    engine.process(batch)
-                    bar.advance(task, len(batch))
-                    processed += len(batch)
-                if pause_at is not None and processed >= pause_at:
-                    engine.pause(processed)
-                    pause_at = None
+        with fewer_collections(), sigterm_stops() as stopping:
+            _loop(consumer, engine, members, stopping)
         if not members.all_committed:  # the last position, durable when the run returns
             engine.commit_now(engine.done)
     finally:
         members.close()  # a group member leaves the group: its partitions move at once
     return reconcile("simple", engine.outputs, transactional=engine.guarantee.transactional)
+
+
+def _membership(consumer: Consumer, topic: str, group: str,
+                options: RunOptions) -> membership.Fixed | membership.Group:
+    """The partitions this process reads: fixed ones (`options.partitions`), or a share of
+    the group's, as the group assigns them."""
+    if options.partitions is None:
+        return membership.Group(consumer, topic, group, from_beginning=options.from_beginning,
+                                members=options.members)
+    return membership.Fixed(consumer, topic, options.partitions,
+                            from_beginning=options.from_beginning)
+
+
+def _loop(consumer: Consumer, engine: _Process, members: membership.Fixed | membership.Group,
+          stopping: Callable[[], bool]) -> None:
+    """The engine itself: consume a batch, process it (decode, features, produce, Redis,
+    acks, commit: `_Process.process`), again, until the run's end; the same loop as
+    notebook 04's by hand, with a progress bar and the failure lab's pause point."""
+    options = engine.options
+
+    def finished() -> bool:
+        return stopping() or (options.until_end and members.finished(engine.done))
+
+    processed, pause_at = 0, options.pause_after
+    with Progress(disable=not options.progress) as bar:
+        task = bar.add_task(f"simple engine on {engine.topic}",
+                            total=options.max_messages or members.backlog())
+        engine.stopwatch.start()
+        for batch in batches(consumer, finished, max_messages=options.max_messages,
+                             batch_size=BATCH_SIZE, idle_timeout_s=OUTAGE_TIMEOUT_S,
+                             idle=engine.guarantee.commit_pending):
+            engine.stopwatch.lap("consume")
+            # A rebalance inside `consume` may have taken some of these partitions away.
+            batch = [msg for msg in batch if msg.partition() in members.owned]
+            if batch:
+                engine.process(batch)
+                bar.advance(task, len(batch))
+                processed += len(batch)
+            if pause_at is not None and processed >= pause_at:
+                engine.pause(processed)
+                pause_at = None
