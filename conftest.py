@@ -1,8 +1,14 @@
 """Start the embedded stack for a test run that needs it, and stop what was started.
 
-Unit tests need nothing. If the run collects an integration test or a
-notebook, the stack is brought up first (services already running are reused
-and left running) and exactly the processes started here are stopped at the end.
+Unit tests need nothing (tests/unit/conftest.py makes sure). If the run collects an
+integration test or a notebook, the stack is brought up first (services already
+running are reused and left running) and exactly the processes started here are
+stopped at the end.
+
+Tests are placed by level: everything under tests/integration is marked `integration`,
+nothing under tests/unit is; a run that collects a misplaced test stops before it starts.
+In CI (CI set, as CI services set it), a skipped test fails: a prerequisite missing there
+(redis-server, a git checkout, a stack labkit started) is a broken setup, not a pass.
 
 Also `labkit_wheel` and `wheel_venv`: the project's wheel, built once per run,
 and a venv that has labkit from that wheel only, for the tests that need labkit
@@ -11,6 +17,7 @@ somewhere the source tree is not.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -19,14 +26,44 @@ from pathlib import Path
 
 import pytest
 
-from labkit import stack
-from labkit.errors import LabError
+# Helpers both test levels import (tests/ is on the pythonpath): their asserts explain too.
+pytest.register_assert_rewrite("exercise_grading", "stack_sockets")
+
+from labkit import stack  # noqa: E402 (after the rewrite hook)
+from labkit.errors import LabError  # noqa: E402
 
 _started: list[str] = []
+TESTS = Path(__file__).resolve().parent / "tests"
+IN_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
 def _needs_stack(item: pytest.Item) -> bool:
     return item.get_closest_marker("integration") is not None or item.path.suffix == ".ipynb"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    misplaced = [f"{item.nodeid}: {why}" for item in items
+                 for level, marked, why in (
+                     ("unit", True, "marked `integration` under tests/unit"),
+                     ("integration", False, "not marked `integration` under tests/integration"))
+                 if item.path.is_relative_to(TESTS / level)
+                 and (item.get_closest_marker("integration") is not None) == marked]
+    if misplaced:
+        raise pytest.UsageError(
+            "Tests placed at the wrong level:\n  " + "\n  ".join(misplaced) + "\nA test that "
+            "needs the live stack goes under tests/integration, marked `integration`; one "
+            "that does not goes under tests/unit.")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    if IN_CI and report.skipped and not hasattr(report, "wasxfail"):
+        _, _, reason = report.longrepr if isinstance(report.longrepr, tuple) else ("", 0, "")
+        report.outcome = "failed"
+        report.longrepr = (f"skipped in CI, where every prerequisite must be there: {reason}\n"
+                           "(CI is set; locally, without CI, this test is skipped)")
+    return report
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

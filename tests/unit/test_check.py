@@ -10,7 +10,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka import KafkaError, KafkaException
 from typer.testing import CliRunner
 
 import labkit as lk
@@ -254,13 +254,22 @@ class _Wrapped:
         self.real, self.config = real, config
 
 
-def test_watching_replaces_a_client_factory_where_it_is_bound_then_restores_it():
+class _Producer:
+    """Stands in for confluent_kafka's Producer, which would dial the brokers once made."""
+
+    def __init__(self, config: dict) -> None:
+        self.config = config
+
+
+def test_watching_replaces_a_client_factory_where_it_is_bound_then_restores_it(monkeypatch):
+    monkeypatch.setattr(lk.clients, "Producer", _Producer)
     module = ModuleType("learner")
     module.producer = lk.clients.producer  # as `from labkit.clients import producer` binds it
     original = lk.clients.producer
     with check.watching(module, "producer", _Wrapped) as made:
         assert lk.clients.producer(**{"linger.ms": 1}).config == {"linger.ms": 1}
-        assert isinstance(module.producer().real, Producer)
+        real = module.producer().real  # what the real factory made, with the lab's settings
+        assert isinstance(real, _Producer) and real.config["enable.idempotence"] is True
         assert len(made) == 2
     assert lk.clients.producer is original and module.producer is original
 

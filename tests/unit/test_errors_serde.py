@@ -1,10 +1,11 @@
 """The Avro decoder turns exactly fastavro's bad-bytes errors into DecodeError, nothing else."""
 
 import pytest
+from fastavro.validation import validate
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from labkit import generate, serde
+from labkit import generate, schemas, serde
 from labkit.errors import DecodeError
 
 RECORDS = list(generate.transactions(20))
@@ -43,12 +44,29 @@ def test_an_error_that_is_not_about_the_bytes_propagates(monkeypatch, bug):
     assert not isinstance(err.value, DecodeError)
 
 
-def _decodes_or_refuses(value: bytes, writer: str, reader: str | None) -> None:
+def _decodes_or_refuses(value: bytes, writer: str, reader: str | None) -> dict | None:
+    """A DecodeError (None), or a record of the schema it was read with that used up every
+    byte (the record)."""
     try:
         record = serde.decode_avro(value, writer, reader=reader)
     except DecodeError:
-        return
-    assert isinstance(record, dict)
+        return None
+    read_with = schemas.load(reader or writer)
+    # The reader's fields, in its order (a reader schema ignored would give the writer's) ...
+    assert list(record) == [field["name"] for field in read_with["fields"]]
+    # ... each value of its field's type, `timestamp` in epoch ms (not a datetime) ...
+    assert validate(record, serde.reading_schema(read_with), raise_errors=True)
+    assert type(record["timestamp"]) is int
+    # ... and the record filled the bytes: one byte more is left over, and refused.
+    with pytest.raises(DecodeError, match=r"1 byte\(s\) left over"):
+        serde.decode_avro(value + b"\x00", writer, reader=reader)
+    return record
+
+
+@pytest.mark.parametrize("read", READS, ids=[f"{w}->{r or w}" for w, r, _ in READS])
+def test_good_encodings_meet_the_property_as_records(read):
+    writer, reader, encodings = read
+    assert all(_decodes_or_refuses(value, writer, reader) for value in encodings)
 
 
 @settings(max_examples=300, deadline=None)

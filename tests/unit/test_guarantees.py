@@ -58,7 +58,8 @@ def calls(monkeypatch) -> list[str]:
     return recorded
 
 
-def one_batch(name: str, calls: list[str]) -> list[str]:
+def run_batch(name: str, calls: list[str]) -> guarantees.Guarantee:
+    """The guarantee `name`, after one batch; `calls` then holds the batch's calls alone."""
     crash = lambda messages, guarantee: calls.append("CRASH POINT")  # noqa: E731
     guarantee = guarantees.make(name, Recorder(calls), crash=crash, transactional_id="t-0")
     offsets = [TopicPartition("in", 0, 10)]
@@ -67,6 +68,11 @@ def one_batch(name: str, calls: list[str]) -> list[str]:
     guarantee.send("out", b"k", b"v")
     guarantee.confirm()
     guarantee.commit(offsets, 10)
+    return guarantee
+
+
+def one_batch(name: str, calls: list[str]) -> list[str]:
+    run_batch(name, calls)
     return calls
 
 
@@ -92,7 +98,15 @@ def test_exactly_once_aborts_and_starts_by_fencing_its_predecessor(calls):
     assert calls == ["init_transactions"]  # aborts whatever a predecessor left open
     guarantee.abort()
     assert calls[-1] == "abort_transaction"
-    assert guarantee.transactional
+
+
+@pytest.mark.parametrize("name", ["at-most-once", "at-least-once", "exactly-once"])
+def test_a_guarantee_is_transactional_exactly_when_its_batches_are_transactions(name, calls):
+    """`transactional` decides how the engine counts the run's feature log (runs.reconcile):
+    a guarantee that wrote its batches in transactions but said it did not would have its
+    log counted by offsets, aborted records and commit markers included."""
+    guarantee = run_batch(name, calls)
+    assert guarantee.transactional == ("commit_transaction" in calls), calls
 
 
 def test_an_unknown_guarantee_is_a_lab_error():

@@ -86,3 +86,19 @@ def test_latency_breakdown_stacks_each_runs_stages_in_the_same_order():
     assert widths == [3.0, 10.0, 0.0, 1.0, 2.0, 0.5]
     assert [text.get_text() for text in ax.get_legend().get_texts()] == \
         ["waiting", "redis", "decode"]
+
+
+def test_stored_bytes_draws_each_encodings_bytes_per_field_and_marks_the_lossy_ones():
+    # The second encoding's rows in another order: bars still line up by feature.
+    stored = pd.DataFrame({"feature": ["flag", "count", "count", "flag"],
+                           "encoding": ["str()", "str()", "JSON", "JSON"],
+                           "stored_bytes": [5, 2, 3, 4],
+                           "lossless": [False, True, True, True]})
+    (ax,) = plots.stored_bytes(stored).axes
+    assert [tick.get_text() for tick in ax.get_xticklabels()] == ["flag", "count"]
+    bars = [[(bar.get_height(), bar.get_hatch() or "") for bar in container]
+            for container in ax.containers]
+    assert bars == [[(5, "//"), (2, "")], [(4, ""), (3, "")]]  # per encoding: flag, count
+    assert sorted(text.get_text() for text in ax.texts if text.get_text()) == ["✗"]
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == [
+        "str(): 7 bytes, 1 lossy", "JSON: 7 bytes, 0 lossy"]

@@ -72,13 +72,14 @@ def test_a_bootstrap_list_is_accepted_and_its_first_server_probed():
 def test_a_flink_cluster_dials_the_same_services_unless_told_otherwise(monkeypatch):
     from labkit.settings import get_settings
 
-    assert get_settings().for_flink_cluster("kafka") == get_settings().kafka
+    monkeypatch.setenv("LAB_KAFKA", "127.0.0.1:19092")
+    assert get_settings().for_flink_cluster("kafka") == "127.0.0.1:19092"
     monkeypatch.setenv("LAB_KAFKA_FROM_FLINK", "kafka:29092")
     monkeypatch.setenv("LAB_REGISTRY_FROM_FLINK", "http://registry:8080/apis/ccompat/v7/")
     settings = get_settings()
     assert settings.for_flink_cluster("kafka") == "kafka:29092"
     assert settings.for_flink_cluster("registry") == "http://registry:8080/apis/ccompat/v7"
-    assert settings.kafka == "127.0.0.1:9092"  # this machine still dials its own address
+    assert settings.kafka == "127.0.0.1:19092"  # this machine still dials its own address
 
 
 def test_a_malformed_from_flink_address_is_named(monkeypatch):

@@ -1,126 +1,25 @@
-"""Security properties of the lab: loopback-only servers, no shell commands, no secrets.
+"""Security properties of the lab that need no stack: how the loopback-only check of
+the live stack reads /proc (on sample lines, so that check can be seen to fail), no
+shell commands in labkit, and no secrets in the repository.
 
-Only the test marked `integration` needs the stack: it checks that every
-listening TCP socket of the embedded stack's processes (and their children) is
-bound to loopback, from /proc. The other tests run anywhere: the /proc parsing
-on sample text (so the live check can be seen to fail), a static scan of
-labkit/ for shell commands, and a scan of the repository's files for secrets.
+The live check itself, that every server of the embedded stack listens on loopback
+only, is tests/integration/test_loopback_only.py.
 """
 
 from __future__ import annotations
 
 import ast
-import contextlib
 import ipaddress
-import os
 import re
 import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from stack_sockets import exposed, listeners
 
-from labkit.settings import REPO_ROOT, get_settings
-from labkit.stack import process
+from labkit.settings import REPO_ROOT
 
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
-Listener = tuple[Address, int]
-
-# -- listening sockets, from /proc ------------------------------------------------
-
-TCP_LISTEN = "0A"  # the `st` column of /proc/net/tcp{,6}
-
-
-def _address(hex_text: str) -> Address:
-    """An address as /proc/net/tcp prints it: 32-bit words, each in host byte order."""
-    raw = bytes.fromhex(hex_text)
-    words = [raw[i:i + 4] for i in range(0, len(raw), 4)]
-    if sys.byteorder == "little":
-        words = [word[::-1] for word in words]
-    return ipaddress.ip_address(b"".join(words))
-
-
-def listeners(table: str) -> dict[int, Listener]:
-    """Socket inode -> (address, port) of every listening socket in a /proc/net/tcp{,6} text."""
-    found = {}
-    for line in table.splitlines()[1:]:  # the first line is the header
-        fields = line.split()
-        if fields[3] == TCP_LISTEN:
-            address, port = fields[1].split(":")
-            found[int(fields[9])] = (_address(address), int(port, 16))
-    return found
-
-
-def is_loopback(address: Address) -> bool:
-    """127.0.0.0/8 and ::1, and ::ffff:127.0.0.1, which is how a JVM binds 127.0.0.1."""
-    mapped = getattr(address, "ipv4_mapped", None)
-    return (mapped or address).is_loopback
-
-
-def exposed(sockets: dict[int, set[int]],
-            listening: dict[int, Listener]) -> list[tuple[int, Address, int]]:
-    """(pid, address, port) of each listening socket in `sockets` (pid -> socket inodes)
-    that is not bound to loopback."""
-    return [(pid, *listening[inode])
-            for pid, inodes in sorted(sockets.items()) for inode in sorted(inodes)
-            if inode in listening and not is_loopback(listening[inode][0])]
-
-
-def _parents() -> dict[int, int]:
-    """pid -> parent pid of every process now running."""
-    parents = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError):  # the process may exit while we look
-            # The command name (field 2) may hold spaces and ')': split after the last ')'.
-            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-    return parents
-
-
-def _stack_processes() -> dict[int, str]:
-    """pid -> launch name of every process of the embedded stack, children included
-    (a Flink TaskManager starts Python workers, for instance)."""
-    run_dir = get_settings().run_dir
-    owners = {pid: name for name in process.tracked_names(run_dir)
-              if (pid := process.running_pid(name, run_dir))}
-    parents, grew = _parents(), True
-    while grew:
-        children = {pid: owners[ppid] for pid, ppid in parents.items()
-                    if ppid in owners and pid not in owners}
-        owners.update(children)
-        grew = bool(children)
-    return owners
-
-
-def _socket_inodes(pid: int) -> set[int]:
-    """Inodes of the sockets `pid` has open (its fds link to 'socket:[inode]')."""
-    inodes = set()
-    with contextlib.suppress(OSError):  # the process may exit while we look
-        for fd in Path(f"/proc/{pid}/fd").iterdir():
-            with contextlib.suppress(OSError):  # and close an fd meanwhile
-                target = os.readlink(fd)
-                if target.startswith("socket:["):
-                    inodes.add(int(target[len("socket:["):-1]))
-    return inodes
-
-
-@pytest.mark.integration
-def test_every_server_of_the_stack_listens_on_loopback_only():
-    owners = _stack_processes()
-    if not owners:
-        pytest.skip("no stack process was started by labkit here (an external stack?)")
-    listening = {**listeners(Path("/proc/net/tcp").read_text()),
-                 **listeners(Path("/proc/net/tcp6").read_text())}
-    sockets = {pid: _socket_inodes(pid) for pid in owners}
-    ports = {listening[inode][1] for inodes in sockets.values() for inode in inodes
-             if inode in listening}
-    # Guard against a vacuous pass: the services' own ports must have been found.
-    services = {name.split("-")[0] for name in owners.values()}
-    assert {get_settings().host_port(name)[1] for name in services} <= ports
-    wide = exposed(sockets, listening)
-    assert not wide, "listening beyond this machine: " + "; ".join(
-        f"{owners[pid]} (pid {pid}) on {address}:{port}" for pid, address, port in wide)
-
+# -- reading /proc/net/tcp{,6} --------------------------------------------------------
 
 # Lines as a little-endian kernel prints them (inode is the 10th field).
 TCP = """\
@@ -135,22 +34,27 @@ TCP6 = """\
    1: 00000000000000000000000001000000:1F91 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 202 1
    2: 00000000000000000000000000000000:17E0 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 203 1
 """  # noqa: E501 (the kernel's line length)
-little_endian = pytest.mark.skipif(sys.byteorder != "little",
-                                   reason="the sample lines are a little-endian kernel's")
 
 
-@little_endian
 def test_proc_net_tcp_lines_parse_to_addresses_and_ports():
-    assert listeners(TCP) == {101: (ipaddress.ip_address("127.0.0.1"), 6379),
-                              102: (ipaddress.ip_address("0.0.0.0"), 2024)}  # 103: connected
-    assert listeners(TCP6) == {201: (ipaddress.ip_address("::ffff:127.0.0.1"), 9092),
-                               202: (ipaddress.ip_address("::1"), 8081),
-                               203: (ipaddress.ip_address("::"), 6112)}
+    assert listeners(TCP, "little") == {101: (ipaddress.ip_address("127.0.0.1"), 6379),
+                                        102: (ipaddress.ip_address("0.0.0.0"), 2024)}
+    # 103: connected, not listening
+    assert listeners(TCP6, "little") == {201: (ipaddress.ip_address("::ffff:127.0.0.1"), 9092),
+                                         202: (ipaddress.ip_address("::1"), 8081),
+                                         203: (ipaddress.ip_address("::"), 6112)}
 
 
-@little_endian
+def test_a_big_endian_kernel_prints_each_word_the_other_way_round():
+    assert listeners(TCP.replace("0100007F:18EB", "7F000001:18EB"), "big")[101] == \
+        (ipaddress.ip_address("127.0.0.1"), 6379)
+    ipv6_loopback = "00000000000000000000000000000001:1F91"  # ::1, each word as it is
+    assert listeners(TCP6.replace("00000000000000000000000001000000:1F91", ipv6_loopback),
+                     "big")[202] == (ipaddress.ip_address("::1"), 8081)
+
+
 def test_a_wildcard_listener_of_a_stack_process_is_reported():
-    listening = {**listeners(TCP), **listeners(TCP6)}
+    listening = {**listeners(TCP, "little"), **listeners(TCP6, "little")}
     sockets = {7: {101, 201, 202}, 8: {102, 103}, 9: {203}}
     assert exposed(sockets, listening) == [(8, ipaddress.ip_address("0.0.0.0"), 2024),
                                            (9, ipaddress.ip_address("::"), 6112)]
