@@ -26,12 +26,13 @@ from confluent_kafka.schema_registry.error import SchemaRegistryError
 from redis._parsers import Encoder
 from redis.connection import PythonRespSerializer
 
-from .errors import ServiceUnavailable
+from .errors import LabError, ServiceUnavailable
 from .settings import get_settings
 
 __all__ = ["KAFKA_TRANSIENT", "REDIS_UNREACHABLE", "REGISTRY_UNREACHABLE", "admin",
-           "consumer", "kafka_config", "kafka_transient", "producer", "quiet", "redis_client",
-           "redis_unavailable", "registry_client", "registry_unavailable"]
+           "consumer", "kafka_config", "kafka_transient", "kafka_unreachable", "producer",
+           "quiet", "redis_client", "redis_unavailable", "registry_client",
+           "registry_unavailable", "topic_metadata"]
 
 # Kafka errors that only report a broker, a partition leader or a group coordinator being
 # away or still loading (a broker just restarted): the same call succeeds a moment later.
@@ -46,6 +47,22 @@ KAFKA_TRANSIENT = {KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PR
 def kafka_transient(error: KafkaError) -> bool:
     """Will the same Kafka call succeed once the broker is back?"""
     return error.retriable() or error.code() in KAFKA_TRANSIENT
+
+
+def kafka_unreachable(exc: Exception) -> LabError:
+    """The LabError for a Kafka call that failed (no answer, or the broker's refusal)."""
+    return LabError(f"Kafka at {get_settings().kafka} did not answer: {exc}",
+                    "start the stack with `labkit stack up` (or `make lab`).")
+
+
+def topic_metadata(client: Consumer | AdminClient, topic: str, *, timeout_s: float) -> Any:
+    """One existing topic's metadata (its `partitions`); a LabError naming the topic if it
+    does not exist. Kafka's own failures are left to the caller (`kafka_unreachable`)."""
+    meta = client.list_topics(topic, timeout=timeout_s).topics[topic]
+    if meta.error is not None:
+        raise LabError(f"Topic {topic!r} cannot be read: {meta.error.str()}",
+                       "check the name with `lk.topics.list_topics()`.")
+    return meta
 
 
 # What each client raises when its service gives no answer (refused, reset, timed out).

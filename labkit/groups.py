@@ -27,9 +27,9 @@ from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicP
 from confluent_kafka.admin import ConsumerGroupDescription
 
 from . import clients
+from .clients import kafka_unreachable, topic_metadata
 from .errors import LabError
 from .polling import Sampler
-from .settings import get_settings
 
 __all__ = ["PartitionLag", "Watch", "lag", "members", "owners"]
 
@@ -50,11 +50,6 @@ class PartitionLag:
         return self.end - (self.first if self.committed is None else self.committed)
 
 
-def _unreachable(exc: Exception) -> LabError:
-    return LabError(f"Kafka at {get_settings().kafka} did not answer: {exc}",
-                    "start the stack with `labkit stack up`.")
-
-
 def lag(group: str, topic: str | None = None, *, timeout_s: float = 10.0) -> list[PartitionLag]:
     """Committed offset, end offset and lag of every partition `group` has committed on
     (or of every partition of `topic`, committed or not), sorted by topic and partition."""
@@ -63,10 +58,7 @@ def lag(group: str, topic: str | None = None, *, timeout_s: float = 10.0) -> lis
         if topic is None:
             wanted = None
         else:
-            meta = admin.list_topics(topic, timeout=timeout_s).topics[topic]
-            if meta.error is not None:
-                raise LabError(f"There is no topic {topic!r}: {meta.error.str()}",
-                               "check the name with `lk.topics.list_topics()`.")
+            meta = topic_metadata(admin, topic, timeout_s=timeout_s)
             wanted = [TopicPartition(topic, p) for p in sorted(meta.partitions)]
         request = [ConsumerGroupTopicPartitions(group, wanted)]
         found = admin.list_consumer_group_offsets(request)[group].result(timeout=timeout_s)
@@ -78,7 +70,7 @@ def lag(group: str, topic: str | None = None, *, timeout_s: float = 10.0) -> lis
         finally:
             reader.close()
     except KafkaException as exc:
-        raise _unreachable(exc) from None
+        raise kafka_unreachable(exc) from None
     return [PartitionLag(t, p, offset if offset >= 0 else None, *marks[t, p])
             for (t, p), offset in sorted(committed.items())]
 
@@ -88,7 +80,7 @@ def _described(group: str, timeout_s: float) -> ConsumerGroupDescription:
     try:
         return admin.describe_consumer_groups([group])[group].result(timeout=timeout_s)
     except KafkaException as exc:
-        raise _unreachable(exc) from None
+        raise kafka_unreachable(exc) from None
 
 
 def members(group: str, *, timeout_s: float = 10.0) -> dict[str, list[int]]:

@@ -18,8 +18,8 @@ from confluent_kafka import IsolationLevel, KafkaError, KafkaException, TopicPar
 from confluent_kafka.admin import NewTopic, OffsetSpec
 
 from . import clients
+from .clients import kafka_unreachable, topic_metadata
 from .errors import LabError
-from .settings import get_settings
 
 __all__ = ["Deliveries", "Record", "committed", "count", "create_topic", "describe",
            "end_offsets", "fresh_topic", "list_topics", "partition_counts", "produce", "read",
@@ -39,11 +39,6 @@ class Record:
     value: bytes | None
     timestamp_ms: int
     headers: tuple[tuple[str, bytes], ...] = ()
-
-
-def _unreachable(exc: Exception) -> LabError:
-    return LabError(f"Kafka at {get_settings().kafka} did not answer: {exc}",
-                    "start the stack with `labkit stack up` (or `make lab`).")
 
 
 def run_id() -> str:
@@ -70,7 +65,7 @@ def create_topic(name: str, *, partitions: int = 1, config: dict[str, str] | Non
                 return name
             raise LabError(f"Topic {name!r} already exists.",
                            "use `fresh_topic(prefix)` for a new name per run.") from None
-        raise _unreachable(exc) from None
+        raise kafka_unreachable(exc) from None
     return name
 
 
@@ -84,19 +79,16 @@ def list_topics(*, timeout_s: float = 10.0) -> list[str]:
     try:
         metadata = clients.admin().list_topics(timeout=timeout_s)
     except KafkaException as exc:
-        raise _unreachable(exc) from None
+        raise kafka_unreachable(exc) from None
     return sorted(t for t in metadata.topics if not t.startswith("__"))
 
 
 def describe(topic: str, *, timeout_s: float = 10.0) -> dict[str, int | str]:
     """Partition count and replication factor of one topic."""
     try:
-        meta = clients.admin().list_topics(topic, timeout=timeout_s).topics[topic]
+        meta = topic_metadata(clients.admin(), topic, timeout_s=timeout_s)
     except KafkaException as exc:
-        raise _unreachable(exc) from None
-    if meta.error is not None:
-        raise LabError(f"Topic {topic!r} cannot be described: {meta.error.str()}",
-                       "check the name with `lk.topics.list_topics()`.")
+        raise kafka_unreachable(exc) from None
     replicas = {len(p.replicas) for p in meta.partitions.values()}
     return {"topic": topic, "partitions": len(meta.partitions),
             "replication_factor": max(replicas, default=0)}
@@ -118,10 +110,7 @@ def _while_retriable(call: Callable[[], T], timeout_s: float) -> T:
 
 def _watermarks(consumer, topic: str, timeout_s: float) -> dict[int, tuple[int, int]]:
     """partition -> (first offset, end offset) of an existing topic."""
-    meta = consumer.list_topics(topic, timeout=timeout_s).topics[topic]
-    if meta.error is not None:
-        raise LabError(f"Topic {topic!r} cannot be read: {meta.error.str()}",
-                       "check the name with `lk.topics.list_topics()`.")
+    meta = topic_metadata(consumer, topic, timeout_s=timeout_s)
     return {p: _while_retriable(partial(consumer.get_watermark_offsets, TopicPartition(topic, p),
                                         timeout=timeout_s), timeout_s)
             for p in sorted(meta.partitions)}
@@ -134,7 +123,7 @@ def end_offsets(topic: str, *, committed_only: bool = False,
     record of the oldest transaction still open (the high watermark if none is)."""
     admin = clients.admin()
     try:
-        meta = admin.list_topics(topic, timeout=timeout_s).topics[topic]
+        meta = topic_metadata(admin, topic, timeout_s=timeout_s)
         isolation = (IsolationLevel.READ_COMMITTED if committed_only
                      else IsolationLevel.READ_UNCOMMITTED)
 
@@ -147,7 +136,7 @@ def end_offsets(topic: str, *, committed_only: bool = False,
 
         return _while_retriable(ask, timeout_s)
     except KafkaException as exc:
-        raise _unreachable(exc) from None
+        raise kafka_unreachable(exc) from None
 
 
 def timestamp_span(topic: str, *, timeout_s: float = 10.0) -> tuple[int, int] | None:
@@ -160,7 +149,7 @@ def timestamp_span(topic: str, *, timeout_s: float = 10.0) -> tuple[int, int] | 
     """
     admin = clients.admin()
     try:
-        partitions = admin.list_topics(topic, timeout=timeout_s).topics[topic].partitions
+        partitions = topic_metadata(admin, topic, timeout_s=timeout_s).partitions
 
         def ask(spec: OffsetSpec) -> list:
             answers = admin.list_offsets({TopicPartition(topic, p): spec for p in partitions},
@@ -170,7 +159,7 @@ def timestamp_span(topic: str, *, timeout_s: float = 10.0) -> tuple[int, int] | 
         found = [_while_retriable(partial(ask, spec), timeout_s)
                  for spec in (OffsetSpec.for_timestamp(0), OffsetSpec.max_timestamp())]
     except KafkaException as exc:
-        raise _unreachable(exc) from None
+        raise kafka_unreachable(exc) from None
     earliest = [info.timestamp for info in found[0] if info.offset >= 0 and info.timestamp >= 0]
     latest = [info.timestamp for info in found[1] if info.offset >= 0 and info.timestamp >= 0]
     if not earliest or not latest:
@@ -184,7 +173,7 @@ def partition_counts(topic: str, *, timeout_s: float = 10.0) -> dict[int, int]:
     try:
         marks = _watermarks(consumer, topic, timeout_s)
     except KafkaException as exc:
-        raise _unreachable(exc) from None
+        raise kafka_unreachable(exc) from None
     finally:
         consumer.close()
     return {partition: high - low for partition, (low, high) in marks.items()}
@@ -204,7 +193,7 @@ def committed(topic: str, group: str, *, timeout_s: float = 10.0) -> int:
                                            [TopicPartition(topic, p) for p in partitions],
                                            timeout=timeout_s), timeout_s)
     except KafkaException as exc:
-        raise _unreachable(exc) from None
+        raise kafka_unreachable(exc) from None
     finally:
         consumer.close()
     return sum(tp.offset - partitions[tp.partition][0] for tp in offsets if tp.offset >= 0)
@@ -317,7 +306,7 @@ def read(topic: str, *, max_messages: int, timeout_s: float = 10.0,
                            "check the stack with `labkit stack status`, or allow more time.")
         return records
     except KafkaException as exc:
-        raise _unreachable(exc) from None
+        raise kafka_unreachable(exc) from None
     finally:
         consumer.close()
 

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from confluent_kafka import Consumer, ConsumerGroupState, TopicPartition
 
 from .. import clients
+from ..clients import topic_metadata
 from ..errors import LabError
 from .outages import retrying
 
@@ -56,11 +57,7 @@ def consumer_settings(*, from_beginning: bool) -> dict[str, object]:
 
 
 def _partitions(consumer: Consumer, topic: str) -> list[int]:
-    meta = consumer.list_topics(topic, timeout=10).topics[topic]
-    if meta.error is not None:
-        raise LabError(f"Cannot read topic {topic!r}: {meta.error.str()}",
-                       "check the name with `lk.topics.list_topics()`.")
-    return sorted(meta.partitions)
+    return sorted(topic_metadata(consumer, topic, timeout_s=10).partitions)
 
 
 def _starts(consumer: Consumer, topic: str, partitions: list[int], *,

@@ -73,3 +73,23 @@ def test_a_retriable_kafka_error_is_asked_again_and_any_other_is_raised():
 
     with pytest.raises(KafkaException):
         topics._while_retriable(refused, timeout_s=5.0)
+
+
+def test_a_missing_topic_is_named_and_the_lookup_has_one_home():
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from labkit import clients
+
+    class Client:
+        def list_topics(self, topic, timeout):
+            error = SimpleNamespace(str=lambda: "Broker: Unknown topic or partition")
+            return SimpleNamespace(topics={topic: SimpleNamespace(error=error, partitions={})})
+
+    with pytest.raises(LabError, match="Topic 'nope' cannot be read: Broker: Unknown topic"):
+        clients.topic_metadata(Client(), "nope", timeout_s=1.0)
+    # One topic's metadata is looked up in one place (every topic's, by topics.list_topics).
+    labkit = Path(clients.__file__).parent
+    lookups = sorted(f"{path.relative_to(labkit)}" for path in labkit.rglob("*.py")
+                     if ".list_topics(topic" in path.read_text())
+    assert lookups == ["clients.py"], lookups
