@@ -10,19 +10,22 @@ from its own layer or the ones below (tests/unit/test_layering.py checks):
     clients     clients, topics, schemas, groups  talking to them
     serde       serde                             bytes <-> records
     data        generate, compat                  synthetic traffic, schema compatibility
-    sinks       sinks, encodings                  Redis feature writes
+    sinks       sinks                             Redis feature writes
     runs        runs                              a run's options, outputs, reconciliation
     engines     engines.*                         simple, flink, flink-sql, one interface
     parity      parity                            do two runs agree?
     tools       bench, conditions, faults,        measuring and what else ran,
                 plots, check, event_time          breaking, drawing, grading,
                                                   Flink's event time, shown
+    lessons     lessons.*                         teaching helpers, each naming its notebook
     cli         cli                               the `labkit` command
 
 Notebooks use it as `import labkit as lk` and call `lk.<module>.<function>`.
 Every module loads on first use, so `import labkit.features` (what a Flink
 worker needs) loads the pure core and nothing else: no Kafka client, no
 pandas, no matplotlib (whose C extension can deadlock inside Flink's JVM).
+The data model the notebooks and exercises generate traffic with (`generate`'s
+records and messages, `schemas` as files) loads without a Kafka client too.
 """
 
 import importlib
@@ -30,10 +33,10 @@ from types import ModuleType
 
 from .errors import LabError
 
-MODULES = ("bench", "check", "clients", "compat", "conditions", "encodings", "engines", "errors",
-           "event_time", "faults", "features", "generate", "groups", "instruments", "parity",
-           "plots", "polling", "processing", "runs", "schemas", "serde", "settings", "sinks",
-           "stack", "topics", "verdicts")
+MODULES = ("bench", "check", "clients", "compat", "conditions", "engines", "errors",
+           "event_time", "faults", "features", "generate", "groups", "instruments", "lessons",
+           "parity", "plots", "polling", "processing", "runs", "schemas", "serde", "settings",
+           "sinks", "stack", "topics", "verdicts")
 
 __all__ = ["LabError", *MODULES]
 

@@ -11,6 +11,10 @@ Records are plain dicts shaped like `schemas/transactions.v1.avsc`, with
 `timestamp` in epoch milliseconds. `messages` turns them into Kafka messages,
 a seeded share of them hostile (truncated, oversized, wrongly keyed, ...) and
 labelled with their kind, for dead-letter lessons and fuzz tests.
+
+The records and messages are pure data: this module loads without a Kafka
+client (tests/unit/test_layering.py checks). Only `produce` and
+`produce_hostile`, which write to a topic, load one, when called.
 """
 
 from __future__ import annotations
@@ -25,9 +29,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from rich.progress import track
-
-from . import schemas, serde, topics
+from . import schemas
 from .errors import LabError
 from .features import HIGH_RISK_MCCS
 from .processing import MAX_VALUE_BYTES
@@ -307,6 +309,10 @@ def produce(topic: str, count: int, *, seed: int = LAB_SEED, fmt: str = "avro",
     jitter_ms, ...). The progress bar shows by default only in a terminal, so
     notebook outputs stay reproducible.
     """
+    from rich.progress import track
+
+    from . import serde, topics
+
     encode = serde.make_encoder(fmt, schema=schema, topic=topic)
     pairs: Iterable = ((message.key, message.value) for message in messages(
         count, encode=encode, seed=seed, bad_share=bad_share, kinds=CORRUPT_KINDS,
@@ -326,6 +332,8 @@ def produce_hostile(topic: str, count: int, *, seed: int = LAB_SEED, bad_share: 
     The label lets a test look up any message it reads back, or any dead letter
     by its source partition and offset, and check it was treated as its kind demands.
     """
+    from . import serde, topics
+
     encode = serde.make_encoder("confluent", topic=topic)
     deliveries = topics.Deliveries()
     sent: Counter[str] = Counter()

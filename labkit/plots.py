@@ -35,7 +35,7 @@ def hex_dump(data: bytes, layout: list[tuple[str, str, int, int]], *,
              per_row: int = 16) -> Figure:
     """Bytes in a grid, coloured by the field they encode (hatched: length/branch prefixes).
 
-    `layout` is `serde.byte_layout(...)`; `highlight` circles one byte and
+    `layout` is `lessons.avro_bytes.byte_layout(...)`; `highlight` circles one byte and
     `note` explains it.
     """
     fields = list(dict.fromkeys(field for field, *_ in layout))
@@ -112,7 +112,7 @@ def utf8_lead_bytes(mark: int | None = None) -> Figure:
 def stored_bytes(stored: pd.DataFrame) -> Figure:
     """Bytes Redis stores per field, one bar per encoding; hatched with ✗: lossy round trip.
 
-    `stored` is `encodings.stored(...)`: columns feature, encoding, stored_bytes,
+    `stored` is `lessons.encodings.stored(...)`: columns feature, encoding, stored_bytes,
     lossless (notebook 02).
     """
     features = list(dict.fromkeys(stored["feature"]))

@@ -4,7 +4,8 @@ Schemas live as .avsc files and are always referred to by name
 (`transactions.v1` is `schemas/transactions.v1.avsc`), so no code embeds one.
 The files ship inside the package (`labkit/avro_schemas/`, which the repository's
 `schemas/` links to) and are read through importlib.resources, so an installed
-wheel finds them too.
+wheel finds them too. Only `register` talks to the Schema Registry, and only it
+loads the Kafka client: the generator fits records to a schema without one.
 """
 
 from __future__ import annotations
@@ -13,14 +14,14 @@ import io
 import json
 from functools import cache
 from importlib.resources import files
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
-from confluent_kafka.schema_registry.error import SchemaRegistryError
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
-from .clients import REGISTRY_UNREACHABLE, registry_client, registry_unavailable
 from .errors import LabError
+
+if TYPE_CHECKING:
+    from confluent_kafka.schema_registry import SchemaRegistryClient
 
 __all__ = ["SCHEMA_DIR", "available", "conform", "lint", "load", "parsed", "read_back", "register",
            "text"]
@@ -65,6 +66,11 @@ def register(subject: str, name: str = "transactions.v1",
     A registry that is down or failing (5xx) raises ServiceUnavailable; its other
     answers (409: not compatible) stay SchemaRegistryErrors, for the caller.
     """
+    from confluent_kafka.schema_registry import Schema
+    from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+    from .clients import REGISTRY_UNREACHABLE, registry_client, registry_unavailable
+
     registry = registry or registry_client()
     doing = f"registering {name} under {subject!r}"
     try:

@@ -32,7 +32,6 @@ __all__ = [
     "FORMATS",
     "ConfluentDecoder",
     "DecodeError",
-    "byte_layout",
     "confluent_encoder",
     "decode_avro",
     "decode_json",
@@ -41,10 +40,8 @@ __all__ = [
     "encode_avro",
     "encode_confluent",
     "encode_json",
-    "field_at",
     "make_decoder",
     "make_encoder",
-    "read_fields",
 ]
 
 SCHEMA_NOT_FOUND = 40403  # the registry's error code for an unknown schema id
@@ -63,7 +60,9 @@ def decode_json_naive(value: bytes) -> dict:
     """THE BUG of notebook 01, kept on purpose: assume every message is UTF-8 JSON.
 
     Fed Avro bytes it fails with a bare UnicodeDecodeError, exactly as the
-    production consumer did. Use `decode_json` (or the right decoder) instead.
+    production consumer did. Use `decode_json` (or the right decoder) instead. It
+    stays here, not in `labkit.lessons`, as `make_decoder`'s `json-naive` format:
+    `labkit consume --format json-naive` reproduces problem 01 with it.
     """
     return json.loads(value.decode("utf-8"))
 
@@ -109,8 +108,9 @@ def _plain(avro_type: Any) -> Any:
     return {key: _plain(value) for key, value in avro_type.items() if key != "logicalType"}
 
 
-def reading_schema(schema: dict) -> dict:
-    """A schema (as JSON) parsed for decoding into lab records: timestamps stay epoch ms."""
+def reading_schema(schema: Any) -> Any:
+    """A schema (as JSON: a record's, or one field's type) parsed for decoding into lab
+    records: timestamps stay epoch ms."""
     return parse_schema(_plain(schema))
 
 
@@ -167,77 +167,6 @@ def _read_avro(body: bytes, writer_schema: dict, reader_schema: dict | None = No
         raise DecodeError(f"{len(body) - buffer.tell()} byte(s) left over after the record: "
                           "the writer used another schema or a header", raw, fix)
     return record
-
-
-# -- where each byte comes from (the hex-dump pictures of notebook 01) ---------------
-
-def _parts(avro_type: Any, encoded: bytes, value: Any) -> list[tuple[str, int]]:
-    """Split one field's encoding into named parts: (part, length in bytes)."""
-    if avro_type == "string":
-        text = len(value.encode())
-        return [("length varint", len(encoded) - text), ("UTF-8 text", text)]
-    if isinstance(avro_type, list):  # a union: branch index, then the branch's value
-        if value is None:
-            return [("union branch", len(encoded))]
-        return [("union branch", 1), *_parts("string", encoded[1:], value)]
-    kind = avro_type.get("type") if isinstance(avro_type, dict) else avro_type
-    names = {"double": "little-endian double", "long": "zig-zag varint", "enum": "enum index",
-             "boolean": "boolean", "map": "map blocks"}
-    return [(names.get(kind, kind), len(encoded))]
-
-
-def byte_layout(record: dict, schema: str = "transactions.v1", *,
-                schema_id: int | None = None) -> list[tuple[str, str, int, int]]:
-    """(field, part, start, end) for every byte of the record's encoding, in order.
-
-    An Avro record is just its fields' encodings back to back, so encoding each
-    field on its own and adding up the lengths finds every boundary. With
-    `schema_id`, the layout is of the Confluent-framed message.
-    """
-    spans: list[tuple[str, str, int, int]] = []
-    position = 0
-    if schema_id is not None:
-        spans = [("header", "magic byte", 0, 1), ("header", "schema id", 1, HEADER_SIZE)]
-        position = HEADER_SIZE
-    for field in schemas.load(schema)["fields"]:
-        out = io.BytesIO()
-        schemaless_writer(out, parse_schema(field["type"]), record[field["name"]])
-        for part, length in _parts(field["type"], out.getvalue(), record[field["name"]]):
-            spans.append((field["name"], part, position, position + length))
-            position += length
-    return spans
-
-
-def field_at(record: dict, position: int, schema: str = "transactions.v1", *,
-             schema_id: int | None = None) -> tuple[str, str]:
-    """Which (field, part) of the record's Avro encoding byte `position` belongs to.
-
-    With `schema_id`, positions count in the Confluent-framed message (header first).
-    """
-    for field, part, start, end in byte_layout(record, schema, schema_id=schema_id):
-        if start <= position < end:
-            return field, part
-    raise LabError(f"Byte {position} is past the end of the record.", "pick a smaller position.")
-
-
-def read_fields(value: bytes, schema: str = "transactions.v1") -> list[tuple[str, int, int, Any]]:
-    """How a schemaless reader walks `value`: (field, start, end, value read) per field.
-
-    Avro has no markers between fields: each is read where the previous one
-    ended. The walk stops after the first field that cannot be read; its
-    value is then the exception. Notebook 01 walks a framed message this way.
-    """
-    buffer = io.BytesIO(value)
-    walk: list[tuple[str, int, int, Any]] = []
-    for field in schemas.load(schema)["fields"]:
-        start = buffer.tell()
-        try:
-            read = schemaless_reader(buffer, parse_schema(_plain(field["type"])), None)
-        except (SchemaResolutionError, *AVRO_READ_ERRORS) as exc:  # the failure is the answer
-            walk.append((field["name"], start, buffer.tell(), exc))
-            break
-        walk.append((field["name"], start, buffer.tell(), read))
-    return walk
 
 
 # -- Confluent wire format -------------------------------------------------------

@@ -2,10 +2,11 @@
 
 Redis stores every hash field as bytes. A feature record holds bools, None,
 ints, floats and strings, so the writer must choose an encoding. The naive
-writer (the bug of notebook 02) hands Python values straight to redis-py,
-which refuses bool and None. The lab's fix stores each field as JSON:
-`true`, `null`, `42`, `0.1`, `"GB"` — self-describing, exact for every
-feature type, and still readable in `redis-cli`.
+writer (the bug of notebook 02, `lessons.redis_types.write_features_naive`)
+hands Python values straight to redis-py, which refuses bool and None. The
+lab's fix stores each field as JSON: `true`, `null`, `42`, `0.1`, `"GB"` —
+self-describing, exact for every feature type, and still readable in
+`redis-cli`.
 """
 
 from __future__ import annotations
@@ -13,15 +14,13 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable
-from typing import Any
 
 import redis as redis_py
 
 from .clients import REDIS_UNREACHABLE, redis_client, redis_unavailable
 from .errors import LabError
 
-__all__ = ["RedisFeatureSink", "RoundTrips", "decode_field", "encode_field",
-           "write_features_naive"]
+__all__ = ["RedisFeatureSink", "decode_field", "encode_field"]
 
 FeatureValue = bool | int | float | str | None
 
@@ -44,14 +43,6 @@ for _, key in ipairs(KEYS) do
 end
 return written
 """
-
-
-def write_features_naive(client: redis_py.Redis, key: str, features: dict[str, Any]) -> None:
-    """THE BUG of notebook 02, kept on purpose: HSET the Python values as they are.
-
-    redis-py raises `DataError: Invalid input of type: 'bool'` (or 'NoneType').
-    """
-    client.hset(key, mapping=features)
 
 
 def _float_text(value: float) -> str:
@@ -164,27 +155,3 @@ class RedisFeatureSink:
         except REDIS_UNREACHABLE as exc:
             raise redis_unavailable(exc, f"reading {self.key(card_id)!r}") from exc
         return {name.decode(): decode_field(raw) for name, raw in stored.items()}
-
-
-class RoundTrips:
-    """A Redis client that counts its round trips (notebook 02): `client`, then `count`.
-
-    Every request the client sends waits for its reply, so requests sent are
-    round trips: one per plain command, one per pipeline `execute()`. The client
-    connects before counting starts (the connection's handshake is not counted)
-    and counts only itself, not the other clients of the same server.
-    """
-
-    def __init__(self, *, hiredis: bool = False) -> None:
-        self.count = 0
-        counter = self
-
-        class CountingConnection(redis_py.Connection):
-            def send_packed_command(self, command, check_health=True):
-                counter.count += 1
-                super().send_packed_command(command, check_health)
-
-        self.client = redis_client(hiredis=hiredis)
-        self.client.connection_pool.connection_class = CountingConnection
-        self.client.ping()
-        self.count = 0

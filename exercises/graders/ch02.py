@@ -144,7 +144,7 @@ def grade_write_newest(module: ModuleType) -> None:
     yours = lk.sinks.RedisFeatureSink(lk.clients.redis_client(), key_prefix=f"ex02:{run}:yours:")
     first_card = log[0]["card_id"]
     yours.write(first_card, {"field_of_an_older_record": 1})  # must not survive the rewrite
-    trips = lk.sinks.RoundTrips()
+    trips = lk.lessons.redis_types.RoundTrips()
     try:
         written = module.write_newest(trips.client, _with_replays(log), key_prefix=yours.key_prefix)
         sent = trips.count

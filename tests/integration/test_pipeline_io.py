@@ -7,8 +7,9 @@ from hypothesis import strategies as st
 
 import labkit as lk
 from labkit import generate, serde
+from labkit.lessons.redis_types import write_features_naive
 from labkit.serde import DecodeError
-from labkit.sinks import RedisFeatureSink, write_features_naive
+from labkit.sinks import RedisFeatureSink
 
 pytestmark = pytest.mark.integration
 
@@ -79,7 +80,7 @@ def test_a_rewrite_replaces_the_whole_record():
 
 
 def test_round_trips_counts_one_per_command_and_one_per_pipeline():
-    trips = lk.sinks.RoundTrips()
+    trips = lk.lessons.redis_types.RoundTrips()
     assert trips.count == 0  # connecting is not counted
     prefix = f"it:{lk.topics.run_id()}:"
     RedisFeatureSink(trips.client, key_prefix=prefix, batch_size=2).write_many(
@@ -94,7 +95,7 @@ def test_stored_measures_each_encoding_on_live_redis():
     prefix = f"it:{lk.topics.run_id()}:"
     features = {"flag": False, "gap_s": None, "merchant": "null", "count": 12}
     declared = {"flag": "bool", "gap_s": "float?", "merchant": "str?", "count": "int"}
-    stored = lk.encodings.stored(client, features, declared, key_prefix=prefix).set_index(
+    stored = lk.lessons.encodings.stored(client, features, declared, key_prefix=prefix).set_index(
         ["encoding", "feature"])
     assert stored.loc[("JSON per field", "merchant"), "stored_bytes"] == len('"null"')
     assert stored.loc[("str()", "flag"), "stored_bytes"] == len("False")

@@ -8,7 +8,7 @@ import redis
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
-from labkit import generate, schemas, serde
+from labkit import clients, generate, schemas, serde
 from labkit.errors import DecodeError, ServiceUnavailable
 from labkit.sinks import RedisFeatureSink
 
@@ -46,7 +46,7 @@ def test_registering_with_an_unreachable_registry(no_registry):
 
 def test_a_confluent_encoder_with_an_unreachable_registry(monkeypatch, no_registry):
     # The lab's client retries for about 2 s first, then raises the same error.
-    monkeypatch.setattr(schemas, "registry_client", lambda: no_registry)
+    monkeypatch.setattr(clients, "registry_client", lambda: no_registry)  # what register asks
     with pytest.raises(ServiceUnavailable) as err:
         serde.make_encoder("confluent", topic="payments")
     _says_registry_is_down(err, "registering transactions.v1 under 'payments-value'")

@@ -99,31 +99,6 @@ def test_decode_errors_carry_no_memory_addresses():
     assert " at 0x" not in str(err.value)
 
 
-def test_read_fields_walks_a_framed_message_as_a_schemaless_reader_does():
-    framed = serde.encode_confluent(FIRST, 81)
-    walk = serde.read_fields(framed)
-    # Three zero header bytes become three empty strings; amount takes the next 8 bytes.
-    assert [(field, start, end) for field, start, end, _ in walk] == [
-        ("txn_id", 0, 1), ("card_id", 1, 2), ("user_id", 2, 3), ("amount", 3, 11),
-        ("currency", 11, 12)]
-    assert [read for *_, read in walk[:3]] == ["", "", ""]
-    assert isinstance(walk[-1][3], IndexError)  # the walk stops at the field that fails
-
-
-def test_read_fields_of_a_good_message_reads_every_field_to_the_end():
-    value = serde.encode_avro(FIRST)
-    walk = serde.read_fields(value)
-    assert {field: read for field, _, _, read in walk} == FIRST
-    assert walk[-1][2] == len(value)
-
-
-def test_field_at_counts_in_the_frame_when_given_the_schema_id():
-    assert serde.field_at(FIRST, 0, schema_id=81) == ("header", "magic byte")
-    assert serde.field_at(FIRST, 4, schema_id=81) == ("header", "schema id")
-    assert serde.field_at(FIRST, 5, schema_id=81) == serde.field_at(FIRST, 0) == (
-        "txn_id", "length varint")
-
-
 def test_the_engines_encoder_writes_the_same_bytes_as_encode_confluent():
     """One buffer reused for every record: no record may carry bytes of the one before."""
     encode = serde.confluent_encoder(258)

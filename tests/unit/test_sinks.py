@@ -5,7 +5,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from labkit import encodings
 from labkit.errors import LabError
 from labkit.sinks import decode_field, encode_field
 
@@ -27,17 +26,3 @@ def test_json_field_encoding_round_trips_every_feature_type(value):
 def test_a_value_with_no_lossless_encoding_is_refused_by_name():
     with pytest.raises(LabError, match="Feature 'seen_at' holds a datetime"):
         encode_field("seen_at", datetime(2026, 1, 1))
-
-
-def _lost(table, encoding):
-    return {name for name, cell in table[encoding].items() if cell.endswith("✗")}
-
-
-def test_the_comparison_shows_what_each_encoding_loses():
-    features = {"count": 5, "flag": True, "gap_s": None, "merchant": "null"}
-    declared = {"count": "int", "flag": "bool", "gap_s": "float?", "merchant": "str?"}
-    table = encodings.compare(features, declared)
-    assert _lost(table, "str()") == {"count", "flag", "gap_s"}
-    assert _lost(table, "original fix: true/false/null") == {"count", "merchant"}
-    assert _lost(table, "schema-typed") == {"merchant"}
-    assert _lost(table, "JSON per field") == set()

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 import pandas as pd
 import redis as redis_py
 
-from .sinks import decode_field, encode_field
+from ..sinks import decode_field, encode_field
 
 __all__ = ["ENCODINGS", "Encoding", "compare", "stored"]
 
