@@ -45,7 +45,7 @@ notebooks: setup  ## re-execute every notebook in place against the live stack (
 
 bench: setup  ## every engine at 10K..1M events, scale-out, latency; results under .lab/bench/
 	$(LABKIT) stack up --flink-cluster
-	$(LABKIT) bench --suite
+	$(LABKIT) bench suite
 
 check: setup  ## grade a chapter's exercises: make check CH=01 (SOLUTIONS=1 grades the references)
 	@test -n "$(CH)" || { echo "usage: make check CH=01"; exit 2; }

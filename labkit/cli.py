@@ -234,6 +234,31 @@ def process(
         raise typer.Exit(1)
 
 
+bench_app = typer.Typer(help="Measure the engines on the live stack (events/s, per-stage "
+                        "seconds, latency percentiles); run, save and report the full suite.",
+                        no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+# The options several `labkit bench` subcommands share, defined once.
+BENCH_EVENTS = typer.Option(100_000, "--events", "-n", min=1,
+                            help="Size of the fresh seeded workload.")
+BENCH_PARTITIONS = typer.Option(2, "--partitions", min=1, help="Partitions of the workload.")
+BENCH_TOPIC = typer.Option(None, "--topic", help="Use this topic instead of a fresh one.")
+BENCH_GUARANTEE = typer.Option("at-least-once", "--guarantee",
+                               help="at-least-once | exactly-once | at-most-once (simple).")
+BENCH_JSON = typer.Option(False, "--json", help="Print one JSON object per result.")
+
+
+def _show(result: dict, as_json: bool) -> None:
+    """Print a result (`Result.to_dict()`): plain on stdout with --json, which scale-out's
+    parent process parses, else pretty."""
+    text = json.dumps(result)
+    if as_json:
+        print(text, flush=True)
+    else:
+        console.print_json(text)
+
+
 def _partition_list(text: str | None) -> list[int] | None:
     try:
         return None if text is None else [int(part) for part in text.split(",")]
@@ -242,105 +267,114 @@ def _partition_list(text: str | None) -> list[int] | None:
                        "write it like --only 0,2.") from None
 
 
-@app.command()
+@bench_app.command("run")
 @lab_errors
-def bench(
-    engine: str = typer.Option(None, "--engine", show_default="simple",
+def bench_run(
+    engine: str = typer.Option("simple", "--engine",
                                help="ceiling | passthrough | " + " | ".join(engines.ENGINES)),
-    events: int = typer.Option(100_000, "--events", "-n", min=1,
-                               help="Size of the fresh seeded workload."),
-    partitions: int = typer.Option(2, "--partitions", min=1, help="Partitions of the workload."),
+    events: int = BENCH_EVENTS,
+    topic: str = BENCH_TOPIC,
+    partitions: int = BENCH_PARTITIONS,
+    only: str = typer.Option(None, "--only", help="Only these partitions, e.g. 0,2 (simple)."),
     parallelism: int = typer.Option(1, "--parallelism", "-p", min=1, help="Flink parallelism."),
-    processes: int = typer.Option(1, "--processes", min=1,
-                                  help="Simple engines in one group (scale-out)."),
-    rate: float = typer.Option(None, "--rate", min=1.0,
-                               help="Latency run: steady offered load in events/s (simple)."),
     flink_cluster: bool = typer.Option(False, "--flink-cluster",
                                        help="Run Flink engines on the standalone cluster."),
-    topic: str = typer.Option(None, "--topic", help="Use this topic instead of a fresh one."),
-    only: str = typer.Option(None, "--only", help="Only these partitions, e.g. 0,2 (simple)."),
     tag: str = typer.Option(None, "--tag", help="Output tag (default per engine)."),
-    guarantee: str = typer.Option("at-least-once", "--guarantee",
-                                  help="at-least-once | exactly-once | at-most-once (simple)."),
+    guarantee: str = BENCH_GUARANTEE,
     members: int = typer.Option(None, "--members", min=1,
                                 help="Hold back until the group has this many members "
                                 "(one scale-out process; simple)."),
     instance: str = typer.Option("0", "--instance",
                                  help="This process's identity in its group (simple)."),
-    suite: bool = typer.Option(False, "--suite", help="Run the full suite; save it under "
-                               ".lab/bench/ (what `make bench` does)."),
-    report: bool = typer.Option(False, "--report", help="Print the Markdown table of the "
-                                "newest saved suite (or --from FOLDER); measures nothing."),
-    report_from: str = typer.Option(None, "--from", help="A saved suite's folder, for "
-                                    "--report."),
-    pin: bool = typer.Option(False, "--pin", help="The engine on a core of its own: apart "
-                             "from the load generator (latency runs), or from the stack's "
-                             "servers (simple engine and floors)."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object per result."),
+    pin: bool = typer.Option(False, "--pin", help="The engine on a core of its own, apart "
+                             "from the stack's servers (simple engine and floors)."),
+    as_json: bool = BENCH_JSON,
 ) -> None:
-    """Measure an engine on the live stack: events/s, per-stage seconds, latency percentiles."""
-    from . import bench as benchmarks
+    """One engine or floor on a fresh seeded workload (or --topic): events/s, per-stage seconds.
 
-    def show(result: benchmarks.Result) -> None:
-        text = json.dumps(result.to_dict())
-        if as_json:
-            print(text, flush=True)  # plain stdout: parsed by scale-out's parent process
-        else:
-            console.print_json(text)
+    An option the engine does not take is refused, before any workload is made.
+    """
+    from . import bench
 
-    progress = console.is_terminal and not as_json
-    engine_flags = {"--engine": engine is not None, "--only": only is not None,
-                    "--parallelism": parallelism != 1, "--flink-cluster": flink_cluster,
-                    "--tag": tag is not None, "--members": members is not None,
-                    "--instance": instance != "0"}
-    measuring_flags = {**engine_flags, "--events": events != 100_000,
-                       "--processes": processes != 1, "--rate": rate is not None,
-                       "--topic": topic is not None, "--pin": pin, "--json": as_json,
-                       "--guarantee": guarantee != "at-least-once"}
-    if report_from is not None and not report:
-        raise LabError("--from names a saved suite for --report.", "add --report, or drop --from.")
-    if report:
-        _refuse("--report (it prints a saved suite)", {**measuring_flags, "--suite": suite})
-        print(benchmarks.report(Path(report_from) if report_from else None))
-    elif suite:
-        _refuse("--suite (it runs every engine at its own sizes)", measuring_flags)
-        from . import conditions
-
-        before = conditions.snapshot()
-        results = benchmarks.suite(progress=progress, show=show)
-        folder = benchmarks.save(results, measured_under={
-            "before": before, "after": conditions.snapshot()})
-        console.print(f"saved to {folder}; `labkit bench --report` prints its table",
-                      style="bold")
-    elif rate is not None:
-        _refuse("--rate (a latency run of the simple engine on a fresh topic)", {
-            **engine_flags, "--processes": processes != 1, "--topic": topic is not None,
-            "--guarantee": guarantee != "at-least-once"})
-        show(benchmarks.latency(rate=rate, seconds=events / rate, partitions=partitions,
-                                pin=pin))
-    elif pin and processes > 1:
-        raise LabError("--pin puts one engine process on a core of its own, and --processes "
-                       "starts several.", "drop one of the two.")
-    elif processes > 1:
-        _refuse("--processes (simple engines in one group, sharing the partitions)",
-                engine_flags)
-        workload = topic or benchmarks.workload(events, partitions=partitions,
-                                                progress=progress)
-        show(benchmarks.scale_out(workload, processes=processes, guarantee=guarantee))
-    else:
-        show(benchmarks.run(engine or "simple", events=events, topic=topic, partitions=partitions,
-                            only=_partition_list(only), parallelism=parallelism,
-                            cluster=flink_cluster, tag=tag, guarantee=guarantee,
-                            members=members, instance=instance, pin=pin,
-                            progress=progress))
+    _show(bench.run(engine, events=events, topic=topic, partitions=partitions,
+                    only=_partition_list(only), parallelism=parallelism, cluster=flink_cluster,
+                    tag=tag, guarantee=guarantee, members=members, instance=instance, pin=pin,
+                    progress=console.is_terminal and not as_json).to_dict(), as_json)
 
 
-def _refuse(mode: str, flags: dict[str, bool]) -> None:
-    """A LabError if any flag that `mode` would ignore was given."""
-    given = [flag for flag, on in flags.items() if on]
-    if given:
-        raise LabError(f"{' and '.join(given)} cannot be combined with {mode}.",
-                       f"drop {' and '.join(given)}, or run a separate `labkit bench`.")
+@bench_app.command("latency")
+@lab_errors
+def bench_latency(
+    rate: float = typer.Option(5_000, "--rate", min=1.0,
+                               help="Steady offered load in events/s."),
+    events: int = typer.Option(100_000, "--events", "-n", min=1,
+                               help="Events to send: the load lasts events / rate seconds."),
+    partitions: int = BENCH_PARTITIONS,
+    pin: bool = typer.Option(False, "--pin", help="The engine on one core, the load "
+                             "generator on another."),
+    as_json: bool = BENCH_JSON,
+) -> None:
+    """The simple engine's latency percentiles under a steady offered load.
+
+    The load comes from another process, on a fresh topic; processing and end to end.
+    """
+    from . import bench
+
+    _show(bench.latency(rate=rate, seconds=events / rate, partitions=partitions,
+                        pin=pin).to_dict(), as_json)
+
+
+@bench_app.command("scale-out")
+@lab_errors
+def bench_scale_out(
+    processes: int = typer.Option(2, "--processes", min=1,
+                                  help="Simple engines in one group, a process each."),
+    events: int = BENCH_EVENTS,
+    topic: str = BENCH_TOPIC,
+    partitions: int = BENCH_PARTITIONS,
+    guarantee: str = BENCH_GUARANTEE,
+    as_json: bool = BENCH_JSON,
+) -> None:
+    """Simple engines in one consumer group, a process each, sharing the partitions.
+
+    Events/s counts from the first message loop's start to the last one's end.
+    """
+    from . import bench
+
+    workload = topic or bench.workload(events, partitions=partitions,
+                                       progress=console.is_terminal and not as_json)
+    _show(bench.scale_out(workload, processes=processes, guarantee=guarantee).to_dict(),
+          as_json)
+
+
+@bench_app.command("suite")
+@lab_errors
+def bench_suite() -> None:
+    """The full suite (what `make bench` runs), saved under .lab/bench/<UTC time>/.
+
+    Every engine at 10K..1M events, scale-out and latency, with the conditions
+    they were measured under.
+    """
+    from . import bench, conditions
+
+    before = conditions.snapshot()
+    results = bench.suite(progress=console.is_terminal,
+                          show=lambda result: _show(result.to_dict(), as_json=False))
+    folder = bench.save(results, measured_under={"before": before,
+                                                  "after": conditions.snapshot()})
+    console.print(f"saved to {folder}; `labkit bench report` prints its table", style="bold")
+
+
+@bench_app.command("report")
+@lab_errors
+def bench_report(
+    folder: str = typer.Option(None, "--from", help="A saved suite's folder (default: the "
+                               "newest under .lab/bench/)."),
+) -> None:
+    """Print a saved suite as the README's Markdown performance table; measures nothing."""
+    from . import bench
+
+    print(bench.report(Path(folder) if folder else None))
 
 
 @app.command()

@@ -25,8 +25,8 @@ def workload() -> str:
 
 
 def test_ceiling_and_simple_report_every_message_and_their_stages(workload):
-    ceiling = _bench("--engine", "ceiling", "--topic", workload)
-    simple = _bench("--engine", "simple", "--topic", workload)
+    ceiling = _bench("run", "--engine", "ceiling", "--topic", workload)
+    simple = _bench("run", "--engine", "simple", "--topic", workload)
     assert (ceiling["events"], simple["events"]) == (4_000, 4_000)
     assert set(ceiling["stages_s"]) == {"consume", "decode"}
     assert set(simple["stages_s"]) == {"consume", "decode", "features", "produce", "redis",
@@ -44,7 +44,7 @@ def test_two_processes_share_the_partitions_and_every_message(workload):
 
 
 def test_a_latency_run_measures_each_message_from_its_send_and_from_its_receipt():
-    result = _bench("--rate", "1000", "--events", "3000")
+    result = _bench("latency", "--rate", "1000", "--events", "3000")
     assert result["rate"] == 1000 and result["events"] == 3_000
     processing, end_to_end = (result["latency_ms"][kind] for kind in ("processing", "end_to_end"))
     assert set(processing) == set(end_to_end) == {"p50", "p95", "p99"}

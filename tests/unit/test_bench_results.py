@@ -1,4 +1,4 @@
-"""Benchmark results: what `labkit bench --json` prints and `make bench` saves (no stack)."""
+"""Benchmark results: what `labkit bench run --json` prints and `make bench` saves (no stack)."""
 
 import csv
 import json
@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from labkit import bench, engines
+from labkit.bench import measure
 from labkit.engines.floors import FLOORS
 from labkit.errors import LabError
 from labkit.instruments import Latencies
@@ -72,7 +73,7 @@ def _saved_suite(folder, *, with_conditions=True):
 def test_the_report_is_the_saved_suite_as_a_markdown_table(tmp_path):
     text = bench.report(_saved_suite(tmp_path / "20261130T030000Z"))
     lines = text.splitlines()
-    assert "| engine (`labkit bench --engine …`) | 10K | 1M events |" in lines
+    assert "| engine (`labkit bench run --engine …`) | 10K | 1M events |" in lines
     assert "| `ceiling`: consume + Avro decode only | 80K/s | 80K/s |" in lines
     # Engines: the whole run (events over wall time), then the steady state where measured.
     assert "| `simple`: the whole pipeline, one process | 10K/s · 30K/s | - |" in lines
@@ -122,11 +123,11 @@ def test_a_folder_without_a_saved_run_is_a_lab_error(tmp_path):
 def no_stack(monkeypatch):
     """`bench.run` with every broker call answered here; the feature logs it paces."""
     paced: list[tuple[str, int]] = []
-    monkeypatch.setattr(bench, "_consumed", lambda _topic, _partitions: 10)
-    monkeypatch.setattr(bench.topics, "describe", lambda _topic: {"partitions": 2})
-    monkeypatch.setattr(bench.topics, "run_id", lambda: "run0")
-    monkeypatch.setattr(bench.topics, "count", lambda _topic: 7)
-    monkeypatch.setattr(bench, "output_pace", lambda log, _started_at, records: (
+    monkeypatch.setattr(measure, "_consumed", lambda _topic, _partitions: 10)
+    monkeypatch.setattr(measure.topics, "describe", lambda _topic: {"partitions": 2})
+    monkeypatch.setattr(measure.topics, "run_id", lambda: "run0")
+    monkeypatch.setattr(measure.topics, "count", lambda _topic: 7)
+    monkeypatch.setattr(measure, "output_pace", lambda log, _started_at, records: (
         paced.append((log, records)) or (0.5, 100.0)))
     return paced
 

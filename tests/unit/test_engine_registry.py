@@ -85,20 +85,32 @@ def test_process_refuses_a_flag_the_engine_ignores(argv):
 
 
 @pytest.mark.parametrize(("argv", "refused"), [
-    (["bench", "--engine", "flink", "--processes", "2"], "--engine"),
-    (["bench", "--processes", "2", "-p", "2"], "--parallelism"),
-    (["bench", "--engine", "flink", "--rate", "100"], "--engine"),
-    (["bench", "--rate", "100", "--only", "0"], "--only"),
-    (["bench", "--suite", "--engine", "flink-sql"], "--engine"),
-    (["bench", "--engine", "simple", "--flink-cluster", "--topic", "t"], "--flink-cluster"),
-    (["bench", "--engine", "ceiling", "-p", "2", "--topic", "t"], "--parallelism"),
-    (["bench", "--engine", "flink", "--only", "0", "--topic", "t"], "--only"),
+    (["bench", "run", "--engine", "simple", "--flink-cluster", "--topic", "t"],
+     "--flink-cluster"),
+    (["bench", "run", "--engine", "ceiling", "-p", "2", "--topic", "t"], "--parallelism"),
+    (["bench", "run", "--engine", "flink", "--only", "0", "--topic", "t"], "--only"),
 ])
-def test_bench_refuses_a_flag_it_would_ignore(argv, refused):
+def test_bench_run_refuses_a_flag_the_engine_ignores(argv, refused):
     result = runner.invoke(app, argv)
     assert result.exit_code == 1, result.output
     assert refused in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(("argv", "refused"), [
+    (["bench", "scale-out", "--engine", "flink"], "--engine"),
+    (["bench", "scale-out", "-p", "2"], "-p"),
+    (["bench", "scale-out", "--pin"], "--pin"),
+    (["bench", "latency", "--engine", "flink"], "--engine"),
+    (["bench", "latency", "--only", "0"], "--only"),
+    (["bench", "suite", "--engine", "flink-sql"], "--engine"),
+    (["bench", "report", "--suite"], "--suite"),
+])
+def test_each_bench_subcommand_takes_only_its_own_options(argv, refused):
+    """A flag another mode would need does not exist here: none is silently ignored."""
+    result = runner.invoke(app, argv)
+    assert result.exit_code == 2, result.output
+    assert f"No such option: {refused}" in result.output
 
 
 def test_bench_knows_every_registered_engine_and_the_floors():
@@ -143,7 +155,7 @@ def test_the_floors_are_not_engines():
 
 NAMES = frozenset({*engines.ENGINES, *FLOORS})
 REGISTRIES = frozenset({"ENGINES", "FLOORS"})
-ROOT = Path(bench.__file__).parent
+ROOT = Path(bench.__file__).parents[1]  # labkit/
 
 
 def _names_an_engine(node: ast.AST, bound: set[str]) -> bool:
@@ -214,19 +226,31 @@ def name_branches(tree: ast.AST, bound: set[str] | None = None) -> list[str]:
     return found
 
 
-def _cli_commands(*names: str) -> tuple[list[ast.FunctionDef], set[str]]:
+def _a_bench_command(node: ast.FunctionDef) -> bool:
+    """Decorated `@bench_app.command(...)`: a `labkit bench` subcommand."""
+    return any(isinstance(decorator, ast.Call) and ast.unparse(decorator.func)
+               == "bench_app.command" for decorator in node.decorator_list)
+
+
+def _cli_commands() -> tuple[list[ast.FunctionDef], set[str]]:
+    """`labkit process` and every `labkit bench` subcommand, and the names cli.py binds."""
     tree = ast.parse((ROOT / "cli.py").read_text())
     return ([node for node in tree.body if isinstance(node, ast.FunctionDef)
-             and node.name in names], _bound_names(tree))
+             and (node.name == "process" or _a_bench_command(node))], _bound_names(tree))
 
 
 def test_the_benchmarks_never_tell_engines_apart_by_name():
-    assert name_branches(ast.parse((ROOT / "bench.py").read_text())) == []
+    modules = sorted((ROOT / "bench").glob("*.py"))
+    assert [path.name for path in modules if path.name != "__init__.py"]
+    assert [f"{path.name} {line}" for path in modules
+            for line in name_branches(ast.parse(path.read_text()))] == []
 
 
 def test_the_cli_bench_and_process_never_tell_engines_apart_by_name():
-    commands, bound = _cli_commands("bench", "process")
-    assert [command.name for command in commands] == ["process", "bench"]
+    commands, bound = _cli_commands()
+    assert [command.name for command in commands] == [
+        "process", "bench_run", "bench_latency", "bench_scale_out", "bench_suite",
+        "bench_report"]
     assert [line for command in commands for line in name_branches(command, bound)] == []
 
 

@@ -41,7 +41,7 @@ SETTERS = {"set_string", "set_integer", "set_boolean", "set_float", "set_bytearr
 ALLOWED = {
     # A benchmark's per-run setting (`RunOptions.flink_settings`), which the home puts on
     # top of the job's own (`configuration`'s `extra`).
-    ("bench.py", "python.fn-execution.bundle.time"),
+    ("bench/latencies.py", "python.fn-execution.bundle.time"),
 }
 
 
@@ -103,7 +103,7 @@ yaml = {"classloader": {"check-leaked-classloader": "false"}}
         "writes the Flink settings 'classloader'",
     ]
     allowed = 'settings = {"python.fn-execution.bundle.time": "10"}'
-    assert violations(allowed, "bench.py") == []
+    assert violations(allowed, "bench/latencies.py") == []
     assert violations(allowed, "engines/flink.py") != []
 
 

@@ -1,4 +1,4 @@
-"""The README's performance table is `labkit bench --report` of a committed `make bench` run.
+"""The README's performance table is `labkit bench report` of a committed `make bench` run.
 
 `benchmarks/<UTC time>/` holds the saved run (results and conditions) the README
 quotes; regenerating the table from it must give the README's text exactly, so
