@@ -7,6 +7,7 @@ stderr and exit code 1, never a traceback.
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +19,7 @@ from rich.console import Console
 from . import engines, serde, stack, topics
 from . import generate as generator
 from .errors import LabError
-from .runs import Outputs
+from .runs import RUN_FLAGS, Flag, Outputs, RunOptions
 from .settings import get_settings
 from .stack.jvm import ensure_jvm_parts
 
@@ -184,51 +185,51 @@ def consume(
         console.print(record)
 
 
+def _parameter(flag: Flag) -> inspect.Parameter:
+    """Run flag `flag` as a keyword parameter typer reads: its type, RunOptions' default,
+    and help that names the engines that take it (the registry's `takes`)."""
+    default = RunOptions.__dataclass_fields__[flag.option].default
+    option = typer.Option(default, flag.names, *filter(None, [flag.short]), min=flag.minimum,
+                          help=f"{flag.help} Engines: {', '.join(engines.takers(flag.option))}.")
+    return inspect.Parameter(flag.option, inspect.Parameter.KEYWORD_ONLY, default=option,
+                             annotation=flag.kind if default is not None else flag.kind | None)
+
+
+def _with_run_flags(command: F) -> F:
+    """`command` with one typer option per run flag (`runs.RUN_FLAGS`) after its own
+    parameters: the table is their one definition. `command` gets their values, read
+    back as run options, in its keyword `options`."""
+    own = [param for param in inspect.signature(command).parameters.values()
+           if param.name != "options"]
+    flags = [_parameter(flag) for flag in RUN_FLAGS.values()]
+
+    @functools.wraps(command)
+    def wrapped(**given: Any) -> Any:
+        options = {name: flag.read(given.pop(name)) for name, flag in RUN_FLAGS.items()}
+        return command(**given, options=options)
+
+    wrapped.__signature__ = inspect.Signature([*own, *flags])  # type: ignore[attr-defined]
+    wrapped.__annotations__ = {param.name: param.annotation for param in [*own, *flags]}
+    return wrapped  # type: ignore[return-value]
+
+
 @app.command()
 @lab_errors
+@_with_run_flags
 def process(
     topic: str = typer.Option(..., "--topic", "-t", help="Input topic (Confluent-framed Avro)."),
     engine: str = typer.Option("simple", "--engine", help=" | ".join(engines.ENGINES)),
-    from_beginning: bool = typer.Option(True, "--from-beginning/--from-committed",
-                                        help="Where to start without committed offsets "
-                                        "(simple)."),
-    until_end: bool = typer.Option(True, "--until-end/--follow",
-                                   help="Stop at the end offsets seen at start (simple)."),
-    group: str = typer.Option(None, "--group", help="Consumer group (default per topic)."),
-    tag: str = typer.Option("", "--tag", help="Suffix for output topics and Redis keys."),
-    parallelism: int = typer.Option(1, "--parallelism", "-p", min=1,
-                                    help="Parallel subtasks (flink, flink-sql)."),
-    flink_cluster: bool = typer.Option(False, "--flink-cluster",
-                                       help="Run on the standalone cluster (flink, flink-sql)."),
-    rebuild: bool = typer.Option(True, "--rebuild/--no-rebuild",
-                                 help="Rebuild card windows from Kafka on start (simple)."),
-    guarantee: str = typer.Option("at-least-once", "--guarantee",
-                                  help="at-least-once | exactly-once | at-most-once (simple)."),
-    instance: str = typer.Option("0", "--instance",
-                                 help="This process's identity in its group: its "
-                                 "transactional.id (simple, exactly-once)."),
-    crash_in_batch: int = typer.Option(None, "--crash-in-batch", min=1,
-                                       help="Failure lab: SIGKILL this process in batch N, "
-                                       "between its write and its commit (simple)."),
-    pause_after: int = typer.Option(None, "--pause-after", min=1,
-                                    help="Failure lab: stop this process (SIGSTOP) once it "
-                                    "has processed and committed N messages (simple)."),
-    members: int = typer.Option(None, "--members", min=1,
-                                help="Hold back until the group has this many members, "
-                                "each with its share (simple)."),
+    *, options: dict[str, Any],
 ) -> None:
     """Compute features: feature log, dead letters, Redis; print the reconciliation.
 
     Processes started with the same --group share the partitions (Kafka's group
-    protocol). An option the engine does not take is refused, never ignored.
+    protocol). An option the engine does not take is refused, never ignored: each
+    option's help names the engines that take it.
     """
     spec = engines.get(engine)
-    report = spec.run(topic, engines.options_for(
-        tag=tag, group=group, from_beginning=from_beginning, until_end=until_end,
-        rebuild=rebuild, parallelism=parallelism, cluster=flink_cluster, guarantee=guarantee,
-        instance=instance, crash_in_batch=crash_in_batch, pause_after=pause_after,
-        members=members,
-        progress="progress" in spec.takes))
+    report = spec.run(topic, engines.options_for(**options,
+                                                 progress="progress" in spec.takes))
     console.print(str(report), markup=False)
     if not report.balanced:
         raise typer.Exit(1)
@@ -259,12 +260,8 @@ def _show(result: dict, as_json: bool) -> None:
         console.print_json(text)
 
 
-def _partition_list(text: str | None) -> list[int] | None:
-    try:
-        return None if text is None else [int(part) for part in text.split(",")]
-    except ValueError:
-        raise LabError(f"--only {text!r} is not a list of partition numbers.",
-                       "write it like --only 0,2.") from None
+# `bench run --only`, read as `process --only` is (the flag table's).
+_partition_list = RUN_FLAGS["partitions"].read
 
 
 @bench_app.command("run")

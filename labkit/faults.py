@@ -24,15 +24,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import redis as redis_py
 from rich.console import Console
 
-from . import clients, stack, topics
+from . import clients, engines, stack, topics
 from .errors import LabError
 from .polling import Sampler, until
-from .runs import Outputs
+from .runs import Outputs, to_argv
 from .settings import get_settings
 from .stack import process
 from .stack.service import port_open
@@ -42,31 +43,28 @@ __all__ = ["ScratchRedis", "StagedInput", "Timeline", "hung", "kill", "outage", 
            "stop_service", "wait_for_progress"]
 
 
-def start_engine(topic: str, *, tag: str = "", rebuild: bool = True,
-                 guarantee: str = "at-least-once", instance: str = "0",
-                 crash_in_batch: int | None = None, pause_after: int | None = None,
-                 members: int | None = None, follow: bool = False) -> subprocess.Popen:
-    """The simple engine on `topic` in a process of its own (so it can be SIGKILLed).
+def start_engine(topic: str, **options: Any) -> subprocess.Popen:
+    """The simple engine on `topic` in a process of its own (so it can be SIGKILLed), run
+    with `options` (`RunOptions`' keywords, as `labkit process` flags: `runs.to_argv`).
 
     It uses the run's default group, so a second run with the same tag resumes it, and
     two running at once share the partitions (give each its own `instance`; with
-    `members` each holds back until the group has that many). With `follow` it keeps
-    reading until stopped (`stop`, SIGTERM); `crash_in_batch` makes it SIGKILL itself
-    between that batch's write and its commit; `pause_after` makes it stop itself
+    `members` each holds back until the group has that many). With `until_end=False` it
+    keeps reading until stopped (`stop`, SIGTERM); `crash_in_batch` makes it SIGKILL
+    itself between that batch's write and its commit; `pause_after` makes it stop itself
     (SIGSTOP) once it has processed and committed that many messages (`paused`): a
-    fault injected then lands mid-run, however fast the engine is.
+    fault injected then lands mid-run, however fast the engine is. An option the simple
+    engine does not take, or one only Python can set, is a LabError here, before any
+    process starts.
     Its output goes to a file under the lab's log folder, readable as `engine.stdout`
     (everything so far): a pipe that nobody reads fills up — a broker restart's worth of
     librdkafka connection errors is enough — and then blocks the engine in mid-write.
     """
-    argv = [sys.executable, "-m", "labkit", "process", "--topic", topic, "--tag", tag,
-            "--engine", "simple", "--rebuild" if rebuild else "--no-rebuild",
-            "--guarantee", guarantee, "--instance", instance,
-            *(["--crash-in-batch", str(crash_in_batch)] if crash_in_batch else []),
-            *(["--pause-after", str(pause_after)] if pause_after else []),
-            *(["--members", str(members)] if members else []),
-            *(["--follow"] if follow else [])]
-    log = get_settings().log_dir / f"engine-{topic}{tag}-{instance}.log"
+    run = engines.options_for(**options)
+    engines.get("simple").check(run)
+    argv = [sys.executable, "-m", "labkit", "process", "--topic", topic, "--engine", "simple",
+            *to_argv(run)]
+    log = get_settings().log_dir / f"engine-{topic}{run.tag}-{run.instance}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as out:
         engine = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, text=True)

@@ -3,7 +3,9 @@
 The plumbing every engine shares around the pure per-message core: where a run
 writes (`Outputs`: feature log, dead-letter topic, the SQL engine's late topic,
 Redis key prefix), how it is asked to run (`RunOptions`, one shape for every
-engine) and what it reports (`RunReport`, counted on the brokers by `reconcile`).
+engine; `RUN_FLAGS`, the one table of their command-line flags, which `to_argv`
+writes and `labkit process` reads) and what it reports (`RunReport`, counted on
+the brokers by `reconcile`).
 """
 
 from __future__ import annotations
@@ -11,16 +13,17 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import serde, topics
+from .errors import LabError
 from .processing import DeadLetter, Source
 
 if TYPE_CHECKING:  # instruments loads numpy, which Flink's Python workers need not
     from .instruments import Latencies, Stopwatch
 
-__all__ = ["Delivery", "Outputs", "RunOptions", "RunReport", "delivery", "read_dead_letters",
-           "reconcile"]
+__all__ = ["PYTHON_ONLY", "RUN_FLAGS", "Delivery", "Flag", "Outputs", "RunOptions", "RunReport",
+           "delivery", "read_dead_letters", "reconcile", "to_argv"]
 
 
 @dataclass(frozen=True)
@@ -86,14 +89,6 @@ class Outputs:
                                     config=appended if topic == self.features else None)
 
 
-# The command-line flag that sets each run option away from its default (for errors).
-FLAGS = {"tag": "--tag", "group": "--group", "partitions": "--only",
-         "from_beginning": "--from-committed", "until_end": "--follow",
-         "rebuild": "--no-rebuild", "parallelism": "--parallelism", "cluster": "--flink-cluster",
-         "guarantee": "--guarantee", "instance": "--instance", "crash_in_batch": "--crash-in-batch",
-         "pause_after": "--pause-after", "members": "--members"}
-
-
 @dataclass(frozen=True)
 class RunOptions:
     """How to run an engine: one shape for all of them.
@@ -130,9 +125,100 @@ class RunOptions:
 
     @staticmethod
     def describe(name: str) -> str:
-        """Option `name` as a user knows it: `cluster` (--flink-cluster)."""
-        flag = FLAGS.get(name)
-        return f"`{name}`" + (f" ({flag})" if flag else "")
+        """Option `name` as a user knows it: `until_end` (--until-end/--follow)."""
+        flag = RUN_FLAGS.get(name)
+        return f"`{name}`" + (f" ({flag.names})" if flag else "")
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _partition_text(partitions: list[int]) -> str:
+    return ",".join(map(str, partitions))
+
+
+def _partition_list(text: str | None) -> list[int] | None:
+    """`--only 0,2` as partitions, or a LabError saying how to write it."""
+    try:
+        return None if text is None else [int(part) for part in text.split(",")]
+    except ValueError:
+        raise LabError(f"--only {text!r} is not a list of partition numbers.",
+                       "write it like --only 0,2.") from None
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One run option on the command line: its flag, its help, and how its value is
+    written as argv (`argv`) and read back from what the command line parsed (`read`).
+
+    A switch (a bool option) has a pair, `--until-end/--follow`: the first sets the
+    option True, the second False, so the option and its flags say the same thing; a
+    switch that is off by default may have its on flag alone (`--flink-cluster`).
+    `kind` is what the command line parses (the text of `--only 0,2` is a str);
+    `minimum` bounds an int.
+    """
+
+    option: str  # the RunOptions field
+    names: str  # "--tag", or a switch's "--on/--off"
+    help: str
+    short: str = ""  # "-p"
+    kind: type = str
+    minimum: int | None = None
+    write: Callable[[Any], str] = str  # the option's value -> its text in argv
+    read: Callable[[Any], Any] = _same  # what the command line parsed -> the option's value
+
+    def argv(self, value: Any) -> list[str]:
+        """`value` on the command line: a switch's on or off flag; nothing for None (unset)."""
+        if self.kind is bool:
+            on, _, off = self.names.partition("/")
+            return [on] if value else [off] if off else []
+        return [] if value is None else [self.names, self.write(value)]
+
+
+# Every run option the command line sets (`labkit process`), in --help's order.
+RUN_FLAGS: dict[str, Flag] = {flag.option: flag for flag in (
+    Flag("from_beginning", "--from-beginning/--from-committed",
+         "Where to start without committed offsets.", kind=bool),
+    Flag("until_end", "--until-end/--follow",
+         "Stop at the end offsets seen at start, or follow the input until stopped.",
+         kind=bool),
+    Flag("group", "--group", "Consumer group (default per topic)."),
+    Flag("partitions", "--only", "Only these partitions, e.g. 0,2 (no group).",
+         write=_partition_text, read=_partition_list),
+    Flag("tag", "--tag", "Suffix for output topics and Redis keys."),
+    Flag("parallelism", "--parallelism", "Parallel subtasks.", short="-p", kind=int,
+         minimum=1),
+    Flag("cluster", "--flink-cluster", "Run on the standalone Flink cluster.", kind=bool),
+    Flag("rebuild", "--rebuild/--no-rebuild", "Rebuild card windows from Kafka on start.",
+         kind=bool),
+    Flag("guarantee", "--guarantee", "at-least-once | exactly-once | at-most-once."),
+    Flag("instance", "--instance",
+         "This process's identity in its group: its transactional.id (exactly-once)."),
+    Flag("crash_in_batch", "--crash-in-batch", "Failure lab: SIGKILL this process in batch "
+         "N, between its write and its commit.", kind=int, minimum=1),
+    Flag("pause_after", "--pause-after", "Failure lab: stop this process (SIGSTOP) once it "
+         "has processed and committed N messages.", kind=int, minimum=1),
+    Flag("members", "--members", "Hold back until the group has this many members, each "
+         "with its share.", kind=int, minimum=1),
+)}
+# The run options only Python sets: objects and callbacks the benchmarks hand a run, the
+# progress bar (`process` shows it wherever the engine has one) and the message count a
+# followed benchmark run stops at.
+PYTHON_ONLY = frozenset({"progress", "stopwatch", "latencies", "started", "flink_settings",
+                         "max_messages"})
+
+
+def to_argv(options: RunOptions) -> list[str]:
+    """The `labkit process` flags that give `options` (each option away from its default);
+    a LabError for one only Python can set."""
+    argv = []
+    for name in options.changed():
+        if name not in RUN_FLAGS:
+            raise LabError(f"Option {RunOptions.describe(name)} has no command-line flag.",
+                           "set it in Python: `labkit.engines.run(...)`.")
+        argv += RUN_FLAGS[name].argv(getattr(options, name))
+    return argv
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from typing import Any
 from ..errors import LabError
 from ..runs import Outputs, RunOptions, RunReport
 
-__all__ = ["ENGINES", "Engine", "get", "options_for", "refuse_options", "run"]
+__all__ = ["ENGINES", "Engine", "get", "options_for", "refuse_options", "run", "takers"]
 
 # Every engine's outputs are named by a tag.
 _COMMON = frozenset({"tag"})
@@ -90,10 +90,14 @@ def refuse_options(what: str, takes: frozenset[str], options: RunOptions) -> Non
     not take, and the engines that do take it."""
     for name in options.changed():
         if name not in takes:
-            takers = [e.name for e in ENGINES.values() if name in e.takes]
             raise LabError(f"Option {RunOptions.describe(name)} does not apply to {what}.",
                            f"drop it, or use an engine that takes it: "
-                           f"{', '.join(takers) or 'none'}.")
+                           f"{', '.join(takers(name)) or 'none'}.")
+
+
+def takers(option: str) -> list[str]:
+    """The engines that take run option `option` (what `--help` and refusals name)."""
+    return [engine.name for engine in ENGINES.values() if option in engine.takes]
 
 
 def get(name: str) -> Engine:
