@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import TypeVar
 
 from confluent_kafka import IsolationLevel, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import NewTopic, OffsetSpec
@@ -20,12 +19,11 @@ from confluent_kafka.admin import NewTopic, OffsetSpec
 from . import clients
 from .clients import kafka_unreachable, topic_metadata
 from .errors import LabError
+from .polling import retry
 
 __all__ = ["Deliveries", "Record", "committed", "count", "create_topic", "describe",
            "end_offsets", "fresh_topic", "list_topics", "partition_counts", "produce", "read",
            "read_all", "run_id", "timestamp_span"]
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -94,25 +92,18 @@ def describe(topic: str, *, timeout_s: float = 10.0) -> dict[str, int | str]:
             "replication_factor": max(replicas, default=0)}
 
 
-def _while_retriable(call: Callable[[], T], timeout_s: float) -> T:
-    """`call()`, asked again while Kafka answers with a retriable error (a partition whose
-    leader a restarted broker is still loading: NOT_LEADER_FOR_PARTITION), up to
-    `timeout_s`; any other error, or the last one, is raised."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            return call()
-        except KafkaException as exc:
-            if not clients.kafka_transient(exc.args[0]) or time.monotonic() >= deadline:
-                raise
-            time.sleep(0.2)
+def _refused_for_now(exc: Exception) -> bool:
+    """A broker's refusal that passes: a restarted broker still loading a partition's
+    leader (NOT_LEADER_FOR_PARTITION), say. The call is asked again (`retry`, up to the
+    caller's timeout); any other error, or the last one, goes to the caller."""
+    return isinstance(exc, KafkaException) and clients.kafka_transient(exc.args[0])
 
 
 def _watermarks(consumer, topic: str, timeout_s: float) -> dict[int, tuple[int, int]]:
     """partition -> (first offset, end offset) of an existing topic."""
     meta = topic_metadata(consumer, topic, timeout_s=timeout_s)
-    return {p: _while_retriable(partial(consumer.get_watermark_offsets, TopicPartition(topic, p),
-                                        timeout=timeout_s), timeout_s)
+    return {p: retry(partial(consumer.get_watermark_offsets, TopicPartition(topic, p),
+                             timeout=timeout_s), transient=_refused_for_now, timeout_s=timeout_s)
             for p in sorted(meta.partitions)}
 
 
@@ -134,7 +125,7 @@ def end_offsets(topic: str, *, committed_only: bool = False,
             return {tp.partition: future.result(timeout=timeout_s).offset
                     for tp, future in sorted(found.items(), key=lambda item: item[0].partition)}
 
-        return _while_retriable(ask, timeout_s)
+        return retry(ask, transient=_refused_for_now, timeout_s=timeout_s)
     except KafkaException as exc:
         raise kafka_unreachable(exc) from None
 
@@ -156,7 +147,7 @@ def timestamp_span(topic: str, *, timeout_s: float = 10.0) -> tuple[int, int] | 
                                          request_timeout=timeout_s)
             return [future.result(timeout=timeout_s) for future in answers.values()]
 
-        found = [_while_retriable(partial(ask, spec), timeout_s)
+        found = [retry(partial(ask, spec), transient=_refused_for_now, timeout_s=timeout_s)
                  for spec in (OffsetSpec.for_timestamp(0), OffsetSpec.max_timestamp())]
     except KafkaException as exc:
         raise kafka_unreachable(exc) from None
@@ -189,9 +180,8 @@ def committed(topic: str, group: str, *, timeout_s: float = 10.0) -> int:
     consumer = clients.consumer(group_id=group)
     try:
         partitions = _watermarks(consumer, topic, timeout_s)
-        offsets = _while_retriable(partial(consumer.committed,
-                                           [TopicPartition(topic, p) for p in partitions],
-                                           timeout=timeout_s), timeout_s)
+        offsets = retry(partial(consumer.committed, [TopicPartition(topic, p) for p in partitions],
+                                timeout=timeout_s), transient=_refused_for_now, timeout_s=timeout_s)
     except KafkaException as exc:
         raise kafka_unreachable(exc) from None
     finally:

@@ -29,12 +29,14 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from .. import clients
 from ..errors import LabError
+from ..polling import retry
 from ..topics import Deliveries
 
 __all__ = ["COMMIT_INTERVAL_S", "GUARANTEES", "TRANSACTION_TIMEOUT_MS", "CrashPoint",
@@ -188,18 +190,10 @@ class ExactlyOnce:
         if err is not None:
             self.failures.append(err.str())
 
-    def _call(self, call, what: str) -> None:
+    def _call(self, call: Callable[[], None], what: str) -> None:
         """`call()`, retried while Kafka calls its error retriable; fenced or fatal: LabError."""
-        deadline = time.monotonic() + CONFIRM_TIMEOUT_S
-        while True:
-            try:
-                return call()
-            except KafkaException as exc:
-                error = exc.args[0]
-                if error.retriable() and time.monotonic() < deadline:
-                    time.sleep(0.2)
-                    continue
-                raise self._explain(error, what) from None
+        retry(call, transient=lambda exc: exc.args[0].retriable(), timeout_s=CONFIRM_TIMEOUT_S,
+              errors=(KafkaException,), give_up=lambda exc: self._explain(exc.args[0], what))
 
     def _explain(self, error: KafkaError, what: str) -> LabError:
         if error.code() in (KafkaError._FENCED, KafkaError.PRODUCER_FENCED,

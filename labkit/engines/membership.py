@@ -26,12 +26,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
 
 from confluent_kafka import Consumer, ConsumerGroupState, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from .. import clients
 from ..clients import topic_metadata
 from ..errors import LabError
+from ..polling import until
 from .outages import retrying
 
 __all__ = ["ASSIGNOR", "SESSION_TIMEOUT_MS", "Fixed", "Group", "consumer_settings"]
@@ -188,21 +191,22 @@ class Group:
 
     def _wait_for_members(self, timeout_s: float = 60.0) -> None:
         """Serve rebalances until the group is stable with `members` members, then resume."""
-        admin = clients.admin()
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            self.consumer.consume(1, timeout=0.2)  # paused partitions: only rebalances happen
-            group = admin.describe_consumer_groups([self.group])[self.group].result(timeout=10)
-            shares = [len(member.assignment.topic_partitions) for member in group.members]
-            sharing = sum(1 for share in shares if share)
-            if (group.state == ConsumerGroupState.STABLE
-                    and sharing >= min(self.members, len(self.ends))):
-                self._held = False
-                self.consumer.resume([TopicPartition(self.topic, p) for p in self.owned])
-                return
-        raise LabError(f"Group {self.group!r} did not reach {self.members} members within "
-                       f"{timeout_s:.0f} s.", "check that every process was started with the "
-                       "same --group (and `labkit stack status`).")
+        until(partial(self._formed, clients.admin()), timeout_s=timeout_s, interval_s=0,
+              what=f"group {self.group!r} reached {self.members} members",
+              fix="check that every process was started with the same --group (and "
+                  "`labkit stack status`).")
+        self._held = False
+        self.consumer.resume([TopicPartition(self.topic, p) for p in self.owned])
+
+    def _formed(self, admin: AdminClient) -> bool:
+        """Is the group stable, its partitions shared by `members` members? Serves the
+        rebalances that get it there (its partitions are paused: only rebalances happen)."""
+        self.consumer.consume(1, timeout=0.2)
+        group = admin.describe_consumer_groups([self.group])[self.group].result(timeout=10)
+        shares = [len(member.assignment.topic_partitions) for member in group.members]
+        sharing = sum(1 for share in shares if share)
+        return (group.state == ConsumerGroupState.STABLE
+                and sharing >= min(self.members, len(self.ends)))
 
     def close(self) -> None:
         """Leave the group (its partitions move at once), ignoring the rebalance that leaving

@@ -3,15 +3,16 @@
 A freshly started broker answers NOT_COORDINATOR for a few seconds; a
 restarting broker, Redis or schema registry refuses connections for a few
 more. Such a failure is *transient*: the same call succeeds once the service
-is back, so the engine retries it (`retrying`) instead of crashing. Anything
-else, or an outage longer than `OUTAGE_TIMEOUT_S`, stops the run with a
-LabError, before the batch in hand is committed.
+is back, so the engine retries it (`retrying`: the lab's one retry policy,
+`polling.retry`, with the engine's backoff) instead of crashing. Anything else,
+or an outage longer than `OUTAGE_TIMEOUT_S`, stops the run with a LabError,
+before the batch in hand is committed.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
+from functools import partial
 from typing import TypeVar
 
 import redis as redis_py
@@ -19,12 +20,16 @@ from confluent_kafka import KafkaException
 
 from ..clients import kafka_transient
 from ..errors import LabError, ServiceUnavailable
+from ..polling import retry
 
-__all__ = ["OUTAGE_TIMEOUT_S", "retrying", "transient"]
+__all__ = ["OUTAGES", "OUTAGE_TIMEOUT_S", "retrying", "transient"]
 
 # How long an outage (Kafka coordinator or broker, Redis, registry) may last before the run
 # gives up.
 OUTAGE_TIMEOUT_S = 120.0
+
+# What a service that is away makes a call raise; `transient` tells a passing outage apart.
+OUTAGES = (KafkaException, redis_py.RedisError, ServiceUnavailable)
 
 T = TypeVar("T")
 
@@ -41,18 +46,15 @@ def transient(exc: Exception) -> bool:
 def retrying(call: Callable[[], T], what: str) -> T:
     """`call()`, retried with backoff (0.1 s doubling to 2 s) while the failure is transient.
 
-    Past `OUTAGE_TIMEOUT_S`, or on a failure that is not transient, a LabError
-    saying `what` failed.
+    Past `OUTAGE_TIMEOUT_S`, or on a Kafka, Redis or registry failure that is not
+    transient, a LabError saying `what` failed; any other error passes through.
     """
-    deadline = time.monotonic() + OUTAGE_TIMEOUT_S
-    delay = 0.1
-    while True:
-        try:
-            return call()
-        except (KafkaException, redis_py.RedisError, ServiceUnavailable) as exc:
-            if not transient(exc) or time.monotonic() + delay > deadline:
-                raise LabError(f"{what} failed: {exc}",
-                               "check the stack with `labkit stack status`; offsets were not "
-                               "committed, so a restart re-reads the batch.") from None
-            time.sleep(delay)
-            delay = min(delay * 2, 2.0)
+    return retry(call, transient=transient, timeout_s=OUTAGE_TIMEOUT_S, errors=OUTAGES,
+                 wait_s=0.1, max_wait_s=2.0, give_up=partial(_failed, what))
+
+
+def _failed(what: str, exc: Exception) -> LabError:
+    """The error that stops the run, before its batch is committed."""
+    return LabError(f"{what} failed: {exc}",
+                    "check the stack with `labkit stack status`; offsets were not "
+                    "committed, so a restart re-reads the batch.")

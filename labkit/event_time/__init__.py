@@ -24,15 +24,16 @@ PyFlink is imported only inside `run` and `following`.
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from .. import serde, topics
 from ..errors import LabError
+from ..polling import poll
 from ..settings import get_settings
 from ..stack import flink_settings
 from ..stack.flink_jobs import ENDED, pyflink_job
@@ -238,16 +239,17 @@ class Job:
         """Wait until the outputs hold at least `seen` traced events, `windows` firings and
         `late` events; return False if `timeout_s` passes first (a stalled watermark)."""
         wanted = {"seen": seen, "window": windows, "late": late}
-        deadline = time.monotonic() + timeout_s
-        while not self._holds(wanted):
-            if self.state() in ENDED:
-                raise LabError(f"The event-time job over {self.output!r} ended "
-                               f"({self.state()}) while waiting for its outputs.",
-                               "see the mini-cluster's log above for its exception.")
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.25)
-        return True
+        return poll(partial(self._arrived, wanted), timeout_s=timeout_s, interval_s=0.25)
+
+    def _arrived(self, wanted: dict[str, int]) -> bool:
+        """Do the outputs hold what is `wanted`? A LabError if the job ended without them."""
+        if self._holds(wanted):
+            return True
+        if (state := self.state()) in ENDED:
+            raise LabError(f"The event-time job over {self.output!r} ended ({state}) while "
+                           "waiting for its outputs.",
+                           "see the mini-cluster's log above for its exception.")
+        return False
 
     def result(self) -> EventTimeRun:
         """Everything the job has written so far."""

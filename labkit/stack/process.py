@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..polling import poll
+
 __all__ = ["Launch", "age_s", "resident_kib", "running_pid", "start", "stop", "tracked_names"]
 
 
@@ -111,6 +113,12 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
+def _gone(pid: int) -> bool:
+    """Has the process exited (reaped, if it is our child)?"""
+    _reap(pid)
+    return _start_time(pid) is None
+
+
 def stop(name: str, run_dir: Path, *, timeout_s: float = 30.0) -> bool:
     """Stop the process recorded under `name` (TERM, then KILL); True if one was running."""
     pid = running_pid(name, run_dir)
@@ -121,13 +129,7 @@ def stop(name: str, run_dir: Path, *, timeout_s: float = 30.0) -> bool:
     # server and anything it spawned (Flink's Python workers, for instance).
     with contextlib.suppress(ProcessLookupError):  # it may exit on its own meanwhile
         os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        _reap(pid)
-        if _start_time(pid) is None:
-            break
-        time.sleep(0.2)
-    else:
+    if not poll(lambda: _gone(pid), timeout_s=timeout_s, interval_s=0.2):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
         time.sleep(0.2)

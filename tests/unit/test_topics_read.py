@@ -51,28 +51,30 @@ def test_a_complete_read_cut_short_is_an_error(stalled):
         topics.read_all("t", timeout_s=0.3, committed_only=False)
 
 
-def test_a_retriable_kafka_error_is_asked_again_and_any_other_is_raised():
+def test_a_retriable_kafka_error_is_asked_again_and_any_other_is_raised(monkeypatch):
     from confluent_kafka import KafkaError, KafkaException
 
     # As get_watermark_offsets raises it after a broker restart: not flagged retriable
-    # (notebook 06 once stopped on it), and a flagged one.
-    answers = iter([KafkaError(KafkaError.NOT_LEADER_FOR_PARTITION,
-                               "Failed to get watermark offsets: Broker: Not leader for partition"),
-                    KafkaError(KafkaError.REQUEST_TIMED_OUT, retriable=True), 7])
+    # (notebook 06 once stopped on it), and a flagged one; then an answer.
+    refusals = [KafkaError(KafkaError.NOT_LEADER_FOR_PARTITION,
+                           "Failed to get watermark offsets: Broker: Not leader for partition"),
+                KafkaError(KafkaError.REQUEST_TIMED_OUT, retriable=True)]
 
-    def call() -> int:
-        answer = next(answers)
-        if isinstance(answer, KafkaError):
-            raise KafkaException(answer)
-        return answer
+    class Restarted(_Stalled):
+        def get_watermark_offsets(self, partition, timeout):
+            if refusals:
+                raise KafkaException(refusals.pop(0))
+            return 2, 9
 
-    assert topics._while_retriable(call, timeout_s=5.0) == 7  # after two refusals
+    monkeypatch.setattr(topics.clients, "consumer", lambda **_: Restarted())
+    assert topics.partition_counts("t", timeout_s=5.0) == {0: 7}  # after two refusals
+    assert not refusals
 
-    def refused() -> int:
-        raise KafkaException(KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED))
-
-    with pytest.raises(KafkaException):
-        topics._while_retriable(refused, timeout_s=5.0)
+    refusals.append(KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED))
+    refusals.append(KafkaError(KafkaError.REQUEST_TIMED_OUT, retriable=True))
+    with pytest.raises(LabError, match=r"did not answer.*TOPIC_AUTHORIZATION_FAILED"):
+        topics.partition_counts("t", timeout_s=5.0)
+    assert len(refusals) == 1, "a refusal that does not pass was asked again"
 
 
 def test_a_missing_topic_is_named_and_the_lookup_has_one_home():
