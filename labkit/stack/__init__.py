@@ -170,9 +170,24 @@ def _wait_healthy(plan: dict[Service, list[str]], settings: Settings, console: C
                     raise StackError(
                         f"{service.title} did not become healthy within "
                         f"{service.start_timeout_s:.0f} s ({health.detail}).",
-                        f"see `labkit stack logs {service.name}`.",
+                        f"see `labkit stack logs {service.name}`{_grown_data(settings)}.",
                     )
             time.sleep(0.5)
+
+
+# Above this, a slow start is most likely the data of earlier runs (the broker loads every
+# topic's logs before it answers: 6 GiB of test and notebook topics took it past 60 s here).
+GROWN_DATA_BYTES = 2 * 2**30
+
+
+def _grown_data(settings: Settings) -> str:
+    """A hint for a slow start when the lab's data folder has grown large, else ''."""
+    size = sum(path.stat().st_size for path in settings.data_dir.rglob("*") if path.is_file())
+    if size < GROWN_DATA_BYTES:
+        return ""
+    return (f"; the lab's data folder holds {size / 2**30:.1f} GiB from earlier runs, which "
+            "the service loads before it answers: `labkit stack reset` deletes the lab's "
+            "topics, subjects and Redis keys (it keeps the jars)")
 
 
 def up(settings: Settings | None = None, *, flink_cluster: bool = False,

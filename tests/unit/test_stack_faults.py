@@ -98,3 +98,18 @@ def test_a_service_dying_at_start_rolls_back_the_others(monkeypatch, tmp_path):
 def test_logs_of_an_unknown_service_lists_the_known_ones(tmp_path):
     with pytest.raises(StackError, match="pick one of: flink, kafka, redis, registry"):
         stack.logs("zookeeper", Settings(home=tmp_path))
+
+
+def test_a_slow_start_on_grown_data_says_how_to_reset(tmp_path):
+    from labkit.settings import Settings
+    from labkit.stack import GROWN_DATA_BYTES, _grown_data
+
+    settings = Settings(home=tmp_path)
+    (settings.data_dir / "kafka").mkdir(parents=True)
+    log = settings.data_dir / "kafka" / "00000000000000000000.log"
+    log.write_bytes(b"x" * 1000)
+    assert _grown_data(settings) == ""
+    with log.open("r+b") as sparse:  # as large as a grown topic, without the disk it takes
+        sparse.truncate(GROWN_DATA_BYTES + 1)
+    assert "2.0 GiB from earlier runs" in _grown_data(settings)
+    assert "`labkit stack reset`" in _grown_data(settings)
