@@ -15,8 +15,9 @@ from its own layer or the ones below (tests/unit/test_layering.py checks):
     engines     engines.*                         simple, flink, flink-sql, one interface
     parity      parity                            do two runs agree?
     tools       bench, conditions, faults,        measuring and what else ran,
-                plots, check, event_time          breaking, drawing, grading,
-                                                  Flink's event time, shown
+                ack_loss, plots, check,           breaking, a lost produce response,
+                event_time                        drawing, grading, Flink's event
+                                                  time, shown
     lessons     lessons.*                         teaching helpers, each naming its notebook
     cli         cli                               the `labkit` command
 
@@ -33,7 +34,7 @@ from types import ModuleType
 
 from .errors import LabError
 
-MODULES = ("bench", "check", "clients", "compat", "conditions", "engines", "errors",
+MODULES = ("ack_loss", "bench", "check", "clients", "compat", "conditions", "engines", "errors",
            "event_time", "faults", "features", "generate", "groups", "instruments", "lessons",
            "parity", "plots", "polling", "processing", "runs", "schemas", "serde", "settings",
            "sinks", "stack", "topics", "verdicts")
