@@ -15,9 +15,9 @@ from its own layer or the ones below (tests/unit/test_layering.py checks):
     engines     engines.*                         simple, flink, flink-sql, one interface
     parity      parity                            do two runs agree?
     tools       bench, conditions, faults,        measuring and what else ran,
-                ack_loss, plots, check,           breaking, a lost produce response,
-                event_time                        drawing, grading, Flink's event
-                                                  time, shown
+                plots, check, event_time,         breaking, drawing, grading,
+                cluster, replication, ack_loss    Flink's event time, shown; the
+                                                  Kafka cluster and its durability
     lessons     lessons.*                         teaching helpers, each naming its notebook
     cli         cli                               the `labkit` command
 
@@ -34,10 +34,10 @@ from types import ModuleType
 
 from .errors import LabError
 
-MODULES = ("ack_loss", "bench", "check", "clients", "compat", "conditions", "engines", "errors",
-           "event_time", "faults", "features", "generate", "groups", "instruments", "lessons",
-           "parity", "plots", "polling", "processing", "runs", "schemas", "serde", "settings",
-           "sinks", "stack", "topics", "verdicts")
+MODULES = ("ack_loss", "bench", "check", "clients", "cluster", "compat", "conditions",
+           "engines", "errors", "event_time", "faults", "features", "generate", "groups",
+           "instruments", "lessons", "parity", "plots", "polling", "processing", "replication",
+           "runs", "schemas", "serde", "settings", "sinks", "stack", "topics", "verdicts")
 
 __all__ = ["LabError", *MODULES]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,6 +22,7 @@ from . import generate as generator
 from .errors import LabError
 from .runs import RUN_FLAGS, Flag, Outputs, RunOptions
 from .settings import get_settings
+from .stack import kafka_tools
 from .stack.jvm import ensure_jvm_parts
 
 app = typer.Typer(help="streaming-lab: a live Kafka / Schema Registry / Redis / Flink lab.",
@@ -57,7 +59,8 @@ def lab_errors(command: F) -> F:
 
 
 PROFILE_HELP = ("core: Kafka, the registry, Redis (Flink jobs on a mini-cluster each); "
-                "flink: the same plus a standalone Flink cluster (notebook 06 needs it).")
+                "flink: the same plus a standalone Flink cluster (notebook 06 needs it); "
+                "cluster: the flink profile plus a three-broker Kafka cluster (notebook 09).")
 
 
 @stack_app.command()
@@ -67,7 +70,8 @@ def up(flink_cluster: bool = typer.Option(
        profile: str = typer.Option("core", "--profile", help=PROFILE_HELP),
        ) -> None:
     """Start every service that is not already running, and wait until all are healthy."""
-    stack.up(flink_cluster=flink_cluster or _profile(profile) == "flink", console=console)
+    profile = "flink" if flink_cluster and profile == "core" else _profile(profile)
+    stack.up(flink_cluster=profile != "core", cluster=profile == "cluster", console=console)
     console.print(stack.status_table(stack.status()))
 
 
@@ -89,8 +93,8 @@ def doctor(profile: str = typer.Option("flink", "--profile", help=PROFILE_HELP))
     from .stack import doctor as preflight
 
     profile = _profile(profile)
-    results = preflight.checks(get_settings(), stack.services(flink_cluster=profile == "flink"),
-                               profile=profile)
+    results = preflight.checks(get_settings(), stack.services(
+        flink_cluster=profile != "core", cluster=profile == "cluster"), profile=profile)
     table = Table(title=f"labkit doctor (profile {profile})")
     for column in ("check", "status", "detail", "fix"):
         table.add_column(column, overflow="fold")
@@ -124,16 +128,76 @@ def down() -> None:
 @stack_app.command()
 @lab_errors
 def status() -> None:
-    """Probe each service and print its version, endpoint and health (exit 1 if any is down)."""
+    """Probe each service and print its version, endpoint and health (exit 1 if any is down);
+    with the cluster profile, each broker, the controllers' leader, and each topic's
+    partition leaders and ISR."""
     rows = stack.status()
     console.print(stack.status_table(rows))
+    if any(row.name == "cluster" and row.health.version for row in rows):
+        _print_cluster()
     if not all(row.health.ok for row in rows):
         raise typer.Exit(1)
 
 
+def _print_cluster() -> None:
+    from . import cluster
+
+    console.print(cluster.brokers().to_string())
+    console.print(f"controller quorum leader: node {cluster.controller_leader()}")
+    console.print(cluster.topic_placements().to_string(index=False))
+
+
+cluster_app = typer.Typer(help="Break chapter 09's Kafka cluster one broker at a time "
+                          "(only brokers labkit started, by PID).", no_args_is_help=True)
+app.add_typer(cluster_app, name="cluster")
+BROKER = typer.Argument(..., help="The broker's id: 1, 2 or 3.")
+
+
+@cluster_app.command("kill")
+@lab_errors
+def cluster_kill(broker: int = BROKER) -> None:
+    """SIGKILL one broker: a crash; the controllers notice when its heartbeats stop."""
+    from . import cluster
+
+    cluster.kill_broker(broker)
+    console.print(f"killed broker {broker}; `labkit cluster start` starts it again")
+
+
+@cluster_app.command("stop")
+@lab_errors
+def cluster_stop(broker: int = BROKER) -> None:
+    """Stop one broker cleanly (SIGTERM: it hands its leaderships over first)."""
+    from . import cluster
+
+    cluster.stop_broker(broker)
+    console.print(f"stopped broker {broker}; `labkit cluster start` starts it again")
+
+
+@cluster_app.command("start")
+@lab_errors
+def cluster_start() -> None:
+    """Start every broker of the cluster that is down, and wait until all three answer."""
+    from . import cluster
+
+    started = cluster.start_brokers()
+    console.print("started " + (", ".join(started) or "nothing: every broker is up"))
+
+
+@app.command("kafka", context_settings={"allow_extra_args": True,
+                                        "ignore_unknown_options": True})
+@lab_errors
+def kafka_tool(ctx: typer.Context,
+               tool: str = typer.Argument(..., help=", ".join(kafka_tools.TOOLS))) -> None:
+    """Run Kafka's own tool `kafka-<tool>.sh` with the arguments that follow, e.g.
+    `labkit kafka topics --describe --topic T --bootstrap-server 127.0.0.1:9192`
+    (--bootstrap-server defaults to LAB_KAFKA)."""
+    argv = kafka_tools.tool_argv(get_settings(), tool, list(ctx.args))
+    raise typer.Exit(subprocess.call(argv))
+
+
 @stack_app.command()
 @lab_errors
-def logs(service: str = typer.Argument(..., help="kafka, registry, redis or flink"),
+def logs(service: str = typer.Argument(..., help="kafka, registry, redis, flink or cluster"),
          lines: int = typer.Option(40, "--lines", "-n", help="How many lines from the end.")
          ) -> None:
     """Print the end of a service's log file(s) under .lab/logs/."""

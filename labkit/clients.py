@@ -29,7 +29,8 @@ from redis.connection import PythonRespSerializer
 from .errors import LabError, ServiceUnavailable
 from .settings import get_settings
 
-__all__ = ["KAFKA_TRANSIENT", "REDIS_UNREACHABLE", "REGISTRY_UNREACHABLE", "admin",
+__all__ = ["KAFKA_TRANSIENT", "REDIS_UNREACHABLE", "REGISTRY_UNREACHABLE", "SILENT_LOGGER",
+           "admin",
            "consumer", "kafka_config", "kafka_transient", "kafka_unreachable", "producer",
            "quiet", "redis_client", "redis_unavailable", "registry_client",
            "registry_unavailable", "topic_metadata"]
@@ -75,9 +76,9 @@ STACK_FIX = "check the stack with `labkit stack status`; start what is down with
 
 
 # Where the clients made inside `quiet()` send librdkafka's log lines: nowhere.
-_SILENT = logging.getLogger("labkit.clients.silent")
-_SILENT.addHandler(logging.NullHandler())
-_SILENT.propagate = False
+SILENT_LOGGER = logging.getLogger("labkit.clients.silent")
+SILENT_LOGGER.addHandler(logging.NullHandler())
+SILENT_LOGGER.propagate = False
 _quiet = threading.local()
 
 
@@ -103,7 +104,7 @@ def kafka_config(**overrides: Any) -> dict[str, Any]:
     still loading its coordinator) to stderr; at log level 3 only errors show.
     Inside `quiet()`, not even those.
     """
-    silent = {"logger": _SILENT} if getattr(_quiet, "on", False) else {}
+    silent = {"logger": SILENT_LOGGER} if getattr(_quiet, "on", False) else {}
     return {"bootstrap.servers": get_settings().kafka, "log_level": 3, **silent, **overrides}
 
 

@@ -38,9 +38,9 @@ from .settings import get_settings
 from .stack import process
 from .stack.service import port_open
 
-__all__ = ["ScratchRedis", "StagedInput", "Timeline", "hung", "kill", "outage", "paused",
-           "resume", "scratch_redis", "staged_copy", "start_engine", "start_service", "stop",
-           "stop_service", "wait_for_progress"]
+__all__ = ["ScratchRedis", "StagedInput", "Timeline", "hung", "kill", "kill_service", "outage",
+           "paused", "resume", "scratch_redis", "staged_copy", "start_engine", "start_service",
+           "stop", "stop_service", "wait_for_progress"]
 
 
 def start_engine(topic: str, **options: Any) -> subprocess.Popen:
@@ -210,9 +210,20 @@ def hung(name: str) -> Iterator[None]:
             os.killpg(pid, signal.SIGCONT)
 
 
-def start_service() -> list[str]:
-    """Start whatever part of the stack is down again, and wait until it is healthy."""
-    return stack.up(console=Console(quiet=True))
+def kill_service(name: str) -> list[str]:
+    """SIGKILL one service of the embedded stack (by its tracked PIDs): a crash, with no
+    chance to close files or say goodbye. Returns the processes killed."""
+    settings = get_settings()
+    killed = list(_running(name))
+    for launch in killed:
+        process.kill(launch, settings.run_dir)
+    return killed
+
+
+def start_service(*, cluster: bool = False) -> list[str]:
+    """Start whatever part of the stack is down again (with `cluster`, chapter 09's Kafka
+    cluster too), and wait until it is healthy."""
+    return stack.up(cluster=cluster, console=Console(quiet=True))
 
 
 @contextmanager

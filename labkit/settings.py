@@ -37,8 +37,14 @@ class Endpoint(NamedTuple):
 
 
 # Kafka takes bare host:port pairs, a comma-separated bootstrap list, as librdkafka does.
+# `cluster` is the three-broker cluster of chapter 09 (`labkit stack up --profile cluster`),
+# which runs beside the single broker: broker N on port 9N92.
+BOOTSTRAP_LISTS = ("kafka", "cluster")
 ENDPOINTS = {
     "kafka": Endpoint("LAB_KAFKA", (), "host:port[,host:port...], e.g. 127.0.0.1:9092"),
+    "cluster": Endpoint("LAB_CLUSTER", (),
+                        "host:port,host:port,host:port, e.g. 127.0.0.1:9192,127.0.0.1:9292,"
+                        "127.0.0.1:9392"),
     "registry": Endpoint("LAB_REGISTRY", ("http", "https"),
                          "http://host:port/path, e.g. http://127.0.0.1:8081/apis/ccompat/v7"),
     "redis": Endpoint("LAB_REDIS", ("redis", "rediss", "unix"),
@@ -56,7 +62,7 @@ def _url(endpoint: str) -> str:
 def _endpoint_problem(service: str, endpoint: str) -> str:
     """What is wrong with a service's endpoint ('' if nothing)."""
     schemes = ENDPOINTS[service].schemes
-    for part in endpoint.split(",") if service == "kafka" else [endpoint]:
+    for part in endpoint.split(",") if service in BOOTSTRAP_LISTS else [endpoint]:
         parsed = urlparse(_url(part.strip()))
         if schemes and parsed.scheme not in schemes:
             return f"it must start with {' or '.join(f'{scheme}://' for scheme in schemes)}"
@@ -81,6 +87,7 @@ class Settings:
     """
 
     kafka: str = "127.0.0.1:9092"
+    cluster: str = "127.0.0.1:9192,127.0.0.1:9292,127.0.0.1:9392"
     registry: str = "http://127.0.0.1:8081/apis/ccompat/v7"
     redis: str = "redis://127.0.0.1:6379/0"
     flink: str = "http://127.0.0.1:8082"
@@ -130,12 +137,13 @@ class Settings:
 
 
 def get_settings() -> Settings:
-    """Settings from the environment: LAB_KAFKA, LAB_REGISTRY, LAB_REDIS, LAB_FLINK, LAB_HOME,
-    and for a Flink cluster that reaches Kafka and the registry elsewhere (compose),
-    LAB_KAFKA_FROM_FLINK and LAB_REGISTRY_FROM_FLINK."""
+    """Settings from the environment: LAB_KAFKA, LAB_CLUSTER, LAB_REGISTRY, LAB_REDIS,
+    LAB_FLINK, LAB_HOME, and for a Flink cluster that reaches Kafka and the registry
+    elsewhere (compose), LAB_KAFKA_FROM_FLINK and LAB_REGISTRY_FROM_FLINK."""
     defaults = Settings()
     return Settings(
         kafka=os.environ.get("LAB_KAFKA", defaults.kafka),
+        cluster=os.environ.get("LAB_CLUSTER", defaults.cluster),
         registry=os.environ.get("LAB_REGISTRY", defaults.registry).rstrip("/"),
         redis=os.environ.get("LAB_REDIS", defaults.redis),
         flink=os.environ.get("LAB_FLINK", defaults.flink).rstrip("/"),

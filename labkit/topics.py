@@ -46,14 +46,16 @@ def run_id() -> str:
 
 def create_topic(name: str, *, partitions: int = 1, config: dict[str, str] | None = None,
                  exist_ok: bool = False, timeout_s: float = 15.0) -> str:
-    """Create `name` (replication factor 1: the lab has one broker) and wait until it exists.
+    """Create `name` and wait until it exists. Its replication factor is the brokers'
+    default: 1 on the lab's single broker, 3 on chapter 09's cluster.
 
     `config` holds topic settings, e.g. {"message.timestamp.type": "LogAppendTime"}.
     With `exist_ok`, a topic someone else created meanwhile is fine.
     """
     admin = clients.admin()  # keep a reference: the request dies with its client
     futures = admin.create_topics(
-        [NewTopic(name, num_partitions=partitions, replication_factor=1, config=config or {})],
+        # replication_factor=-1: the broker's `default.replication.factor` (KIP-464).
+        [NewTopic(name, num_partitions=partitions, replication_factor=-1, config=config or {})],
         operation_timeout=timeout_s, request_timeout=timeout_s)
     try:
         futures[name].result(timeout=timeout_s)
@@ -67,9 +69,10 @@ def create_topic(name: str, *, partitions: int = 1, config: dict[str, str] | Non
     return name
 
 
-def fresh_topic(prefix: str, *, partitions: int = 1) -> str:
-    """Create and return a new topic named `<prefix>-run<8 hex>`."""
-    return create_topic(f"{prefix}-{run_id()}", partitions=partitions)
+def fresh_topic(prefix: str, *, partitions: int = 1,
+                config: dict[str, str] | None = None) -> str:
+    """Create and return a new topic named `<prefix>-run<8 hex>` (`config`: its settings)."""
+    return create_topic(f"{prefix}-{run_id()}", partitions=partitions, config=config)
 
 
 def list_topics(*, timeout_s: float = 10.0) -> list[str]:

@@ -17,6 +17,7 @@ from rich.table import Table
 from ..errors import StackError
 from ..settings import Settings, get_settings
 from . import process
+from .cluster import Cluster
 from .flink import Flink
 from .jvm import ensure_jvm_parts
 from .kafka import Kafka
@@ -30,9 +31,15 @@ __all__ = ["ServiceStatus", "down", "logs", "print_status", "require_up", "reset
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 
 
-def services(*, flink_cluster: bool = False) -> list[Service]:
-    """The stack's services in start order."""
-    return [Redis(), Kafka(), Registry(), Flink(cluster=flink_cluster)]
+def services(*, flink_cluster: bool = False, cluster: bool = False) -> list[Service]:
+    """The stack's services in start order (with `cluster`, chapter 09's Kafka cluster)."""
+    return [Redis(), Kafka(), Registry(), Flink(cluster=flink_cluster),
+            *([Cluster()] if cluster else [])]
+
+
+def _cluster_tracked(settings: Settings) -> bool:
+    """Does labkit run (or did it run) chapter 09's cluster here?"""
+    return any(_belongs_to(name, Cluster()) for name in process.tracked_names(settings.run_dir))
 
 
 @dataclass(frozen=True)
@@ -73,11 +80,15 @@ def _launch_names(service: Service, settings: Settings) -> list[str]:
     return [name for name in process.tracked_names(settings.run_dir) if _belongs_to(name, service)]
 
 
-def status(settings: Settings | None = None) -> list[ServiceStatus]:
-    """Probe every service over a real connection."""
+def status(settings: Settings | None = None, *,
+           cluster: bool | None = None) -> list[ServiceStatus]:
+    """Probe every service over a real connection (the Kafka cluster too if `cluster`;
+    by default, if labkit runs it)."""
     settings = settings or get_settings()
+    if cluster is None:
+        cluster = _cluster_tracked(settings)
     rows = []
-    for service in services(flink_cluster=False):
+    for service in services(flink_cluster=False, cluster=cluster):
         names = _launch_names(service, settings)
         pids = [pid for n in names if (pid := process.running_pid(n, settings.run_dir))]
         if isinstance(service, Flink):
@@ -105,16 +116,18 @@ def print_status(settings: Settings | None = None) -> None:
     Console().print(status_table(status(settings)))
 
 
-def require_up(settings: Settings | None = None) -> dict[str, str]:
-    """Raise a StackError naming every service that is down; return versions if all are up."""
-    rows = status(settings)
+def require_up(settings: Settings | None = None, *, cluster: bool = False) -> dict[str, str]:
+    """Raise a StackError naming every service that is down (of the core and flink
+    profiles, and with `cluster` chapter 09's cluster); return versions if all are up."""
+    rows = status(settings, cluster=cluster)
     down_rows = [row for row in rows if not row.health.ok]
     if down_rows:
         listing = "; ".join(f"{row.title} at {row.endpoint}: {row.health.detail}"
                             for row in down_rows)
+        command = "labkit stack up --profile cluster" if cluster else "labkit stack up"
         raise StackError(
             f"The lab's stack is not fully up ({listing}).",
-            "run `make lab` (or `.venv/bin/labkit stack up`) in a terminal, then run this "
+            f"run `make lab` (or `.venv/bin/{command}`) in a terminal, then run this "
             "cell again.",
         )
     return {row.name: row.health.version for row in rows}
@@ -190,13 +203,13 @@ def _grown_data(settings: Settings) -> str:
             "topics, subjects and Redis keys (it keeps the jars)")
 
 
-def up(settings: Settings | None = None, *, flink_cluster: bool = False,
+def up(settings: Settings | None = None, *, flink_cluster: bool = False, cluster: bool = False,
        console: Console | None = None) -> list[str]:
     """Start every service that is not already healthy; return the process names started."""
     settings = settings or get_settings()
     console = console or Console()
     plan = []
-    for service in services(flink_cluster=flink_cluster):
+    for service in services(flink_cluster=flink_cluster, cluster=cluster):
         health = service.probe(settings)
         if health.ok:
             console.print(f"[green]✓[/] {service.title} {health.version} already up "
@@ -248,10 +261,11 @@ def down(settings: Settings | None = None, *, only: list[str] | None = None,
 
 def _start_rank(name: str) -> int:
     """Position of a process's service in start order (unknown names last)."""
-    for rank, service in enumerate(services()):
+    every = services(cluster=True)
+    for rank, service in enumerate(every):
         if _belongs_to(name, service):
             return rank
-    return len(services())
+    return len(every)
 
 
 def reset(settings: Settings | None = None, *, console: Console | None = None) -> None:
@@ -273,7 +287,7 @@ def tail(settings: Settings, name: str, *, lines: int = 40) -> str:
 def logs(service_name: str, settings: Settings | None = None, *, lines: int = 40) -> str:
     """The log tail of every process of one service (e.g. both of Flink's)."""
     settings = settings or get_settings()
-    known = {s.name for s in services()}
+    known = {s.name for s in services(cluster=True)}
     if service_name not in known:
         raise StackError(f"There is no service called {service_name!r}.",
                          f"pick one of: {', '.join(sorted(known))}.")

@@ -27,13 +27,14 @@ from .service import Service, port_open
 __all__ = ["BUDGET_GIB", "PROFILES", "Check", "checks", "failed"]
 
 # The stack's profiles: `core` (Kafka, the registry, Redis; Flink jobs run on a
-# mini-cluster inside the notebook's process) and `flink` (plus the standalone cluster).
-PROFILES = ("core", "flink")
+# mini-cluster inside the notebook's process), `flink` (plus the standalone cluster) and
+# `cluster` (plus chapter 09's three Kafka brokers and three controllers).
+PROFILES = ("core", "flink", "cluster")
 # Memory each profile needs, in GiB: the services' configured heaps and process sizes
 # (kafka.py -Xmx1g, registry.py -Xmx768m, flink.py 1024m + 1536m), Redis, and a notebook
 # kernel running a PyFlink mini-cluster job, with a margin for the OS page cache Kafka
 # reads through. `labkit stack status` shows what each service uses.
-BUDGET_GIB = {"core": 4.0, "flink": 6.5}
+BUDGET_GIB = {"core": 4.0, "flink": 6.5, "cluster": 9.0}
 MIN_DISK_GIB = 2.0
 
 
@@ -95,7 +96,7 @@ def _memory(profile: str, available: Callable[[], float | None] = available_gib)
     detail = f"{free:.1f} GiB available; the {profile} profile needs {budget:g} GiB"
     if free >= budget:
         return Check("memory", "ok", detail)
-    other = "`--profile core` needs less; " if profile == "flink" else ""
+    other = "`--profile core` needs less; " if profile != "core" else ""
     return Check("memory", "fail", detail, f"{other}close other programs, or give the "
                  "machine more memory (Docker Desktop: Settings → Resources).")
 

@@ -67,6 +67,7 @@ def parts_present(settings: Settings) -> bool:
     jvm = settings.jvm_dir
     return all(path.exists() for path in (
         jvm / "kafka" / f"kafka_2.13-{VERSIONS['kafka']}.jar",
+        jvm / "kafka" / f"kafka-tools-{VERSIONS['kafka']}.jar",
         jvm / "apicurio" / f"apicurio-registry-app-{VERSIONS['apicurio']}-runner.jar",
         connector_jar(settings), avro_confluent_jar(settings),
     )) and _built_from_current_source(settings)

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from ..polling import poll
 
-__all__ = ["Launch", "age_s", "resident_kib", "running_pid", "start", "stop", "tracked_names"]
+__all__ = ["Launch", "age_s", "kill", "resident_kib", "running_pid", "start", "stop",
+           "tracked_names"]
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,17 @@ def _gone(pid: int) -> bool:
     """Has the process exited (reaped, if it is our child)?"""
     _reap(pid)
     return _start_time(pid) is None
+
+
+def kill(name: str, run_dir: Path, *, timeout_s: float = 10.0) -> bool:
+    """SIGKILL the process recorded under `name` and its group; True if one was running."""
+    pid = running_pid(name, run_dir)
+    if pid is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+        poll(lambda: _gone(pid), timeout_s=timeout_s, interval_s=0.05)
+    _pid_file(run_dir, name).unlink(missing_ok=True)
+    return pid is not None
 
 
 def stop(name: str, run_dir: Path, *, timeout_s: float = 30.0) -> bool:

@@ -57,17 +57,19 @@ def test_bench_lists_its_subcommands_and_refuses_pinning_a_flink_engine():
     assert "pin" in refused.output and "Traceback" not in refused.output
 
 
-def test_the_core_profile_starts_no_flink_cluster_and_the_flink_profile_does(monkeypatch):
+def test_each_profile_starts_its_own_parts(monkeypatch):
     from labkit import stack
     from labkit.settings import get_settings
 
     asked = []
-    monkeypatch.setattr(stack, "up", lambda *, flink_cluster, console: asked.append(flink_cluster))
+    monkeypatch.setattr(stack, "up", lambda *, flink_cluster, cluster, console:
+                        asked.append((flink_cluster, cluster)))
     monkeypatch.setattr(stack, "status", lambda: [])
     for argv in (["stack", "up"], ["stack", "up", "--profile", "core"],
-                 ["stack", "up", "--profile", "flink"], ["stack", "up", "--flink-cluster"]):
+                 ["stack", "up", "--profile", "flink"], ["stack", "up", "--flink-cluster"],
+                 ["stack", "up", "--profile", "cluster"]):
         assert runner.invoke(app, argv).exit_code == 0, argv
-    assert asked == [False, False, True, True]
+    assert asked == [(False, False), (False, False), (True, False), (True, False), (True, True)]
     # Without the cluster, Flink is the mini-cluster each job starts: no port of its own.
     (flink,) = [service for service in stack.services(flink_cluster=False)
                 if service.name == "flink"]

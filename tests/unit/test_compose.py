@@ -20,9 +20,8 @@ DEFAULT_SERVICES = {name: service for name, service in SERVICES.items()
 # What `docker compose --profile cluster up -d` adds.
 CLUSTER_SERVICES = {name: service for name, service in SERVICES.items()
                     if "cluster" in service.get("profiles", [])}
-# The embedded cluster's brokers, node 1 first: the default of Settings.cluster
-# (LAB_CLUSTER) in labkit/settings.py must be this same list.
-CLUSTER_DEFAULT = "127.0.0.1:9192,127.0.0.1:9292,127.0.0.1:9392"
+# The embedded cluster's brokers, node 1 first (LAB_CLUSTER's default).
+CLUSTER_DEFAULT = Settings().cluster
 
 
 def _host_ports(service: dict) -> list[tuple[str, int]]:
@@ -302,3 +301,15 @@ def test_cluster_nodes_have_health_checks_and_brokers_wait_for_the_quorum():
         depends_on = service["depends_on"]
         assert set(depends_on) == controllers, name
         assert {dep["condition"] for dep in depends_on.values()} == {"service_healthy"}, name
+
+
+def test_every_cluster_node_has_the_embedded_clusters_settings():
+    """The same topic defaults, liveness and election settings as labkit/stack/cluster.py
+    gives its six nodes (in the image's KAFKA_<NAME> form)."""
+    from labkit.stack.cluster import CLUSTER_DEFAULTS, ELECTIONS, LIVENESS
+
+    wanted = {f"KAFKA_{key.upper().replace('.', '_')}": value
+              for key, value in {**CLUSTER_DEFAULTS, **LIVENESS, **ELECTIONS}.items()}
+    for name, service in CLUSTER_SERVICES.items():
+        environment = {key: str(value) for key, value in service["environment"].items()}
+        assert {key: environment.get(key) for key in wanted} == wanted, name

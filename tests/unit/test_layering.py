@@ -30,7 +30,8 @@ LAYERS = {
     "runs": ["runs"],
     "engines": ["engines"],
     "parity": ["parity"],
-    "tools": ["bench", "conditions", "faults", "ack_loss", "plots", "check", "event_time"],
+    "tools": ["bench", "conditions", "faults", "plots", "check", "event_time", "cluster",
+              "replication", "ack_loss"],
     "lessons": ["lessons"],  # above everything the pipeline is made of: nothing there imports it
     "cli": ["cli", "__main__", ""],  # "" is labkit/__init__.py itself
 }

@@ -96,7 +96,7 @@ def test_a_service_dying_at_start_rolls_back_the_others(monkeypatch, tmp_path):
 
 
 def test_logs_of_an_unknown_service_lists_the_known_ones(tmp_path):
-    with pytest.raises(StackError, match="pick one of: flink, kafka, redis, registry"):
+    with pytest.raises(StackError, match="pick one of: cluster, flink, kafka, redis, registry"):
         stack.logs("zookeeper", Settings(home=tmp_path))
 
 
