@@ -3,7 +3,8 @@
 Unit tests need nothing (tests/unit/conftest.py makes sure). If the run collects an
 integration test or a notebook, the stack is brought up first (services already
 running are reused and left running) and exactly the processes started here are
-stopped at the end.
+stopped at the end. Chapter 09's three-broker cluster is started too when the run
+collects one of its tests (marked `cluster`) or its notebook.
 
 Tests are placed by level: everything under tests/integration is marked `integration`,
 nothing under tests/unit is; a run that collects a misplaced test stops before it starts.
@@ -41,6 +42,11 @@ def _needs_stack(item: pytest.Item) -> bool:
     return item.get_closest_marker("integration") is not None or item.path.suffix == ".ipynb"
 
 
+def _needs_cluster(item: pytest.Item) -> bool:
+    """Chapter 09's tests (marked `cluster`) and its notebook run on the Kafka cluster."""
+    return item.get_closest_marker("cluster") is not None or item.path.name.startswith("09_")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     misplaced = [f"{item.nodeid}: {why}" for item in items
                  for level, marked, why in (
@@ -70,7 +76,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if session.config.option.collectonly or not any(map(_needs_stack, session.items)):
         return
     try:
-        _started.extend(stack.up(flink_cluster=True))
+        _started.extend(stack.up(flink_cluster=True,
+                                 cluster=any(map(_needs_cluster, session.items))))
     except LabError as exc:
         pytest.exit(f"could not start the lab's stack:\n{exc}", returncode=1)
 

@@ -29,12 +29,13 @@ from .errors import LabError
 from .polling import retry, until
 from .settings import get_settings
 from .stack import process
-from .stack.cluster import BROKER_IDS, nodes
+from .stack.cluster import BROKER_IDS, Cluster, nodes
 from .stack.kafka_tools import run_tool
 
 __all__ = ["Placement", "as_lab_kafka", "bootstrap", "brokers", "controller_leader",
            "kill_broker", "paused", "placement", "placements", "proxied_bootstrap",
-           "require", "start_brokers", "stop_broker", "tool", "topic_placements", "wait_for_isr",
+           "require", "start_broker", "start_brokers", "stop_broker", "tool",
+           "topic_placements", "wait_for_isr",
            "wait_for_leader"]
 
 
@@ -125,9 +126,11 @@ def placement(topic: str, partition: int = 0) -> Placement:
 def brokers() -> pd.DataFrame:
     """Each broker: its address, whether it is registered with the controllers now, and
     the PID labkit runs it as."""
-    admin = _admin()  # keep a reference: the request dies with its client
-    registered = {node.id for node in
-                  admin.describe_cluster(request_timeout=5).result(timeout=10).nodes}
+    def describe():
+        admin = _admin()  # keep a reference: the request dies with its client
+        return admin.describe_cluster(request_timeout=3).result(timeout=5)
+    described = retry(describe, transient=_for_a_moment, timeout_s=30, give_up=_unanswered)
+    registered = {node.id for node in described.nodes}
     run_dir = get_settings().run_dir
     return pd.DataFrame([{"broker": n.node_id, "address": f"{n.host}:{n.port}",
                           "registered": n.node_id in registered,
@@ -181,6 +184,21 @@ def paused(*broker_ids: int) -> Iterator[None]:
         for broker_id in broker_ids:
             frozen.enter_context(faults.hung(_process_name(broker_id)))
         yield
+
+
+def start_broker(broker_id: int, *, timeout_s: float = 60.0) -> None:
+    """Start one broker that is down (and only it), and wait until it is registered."""
+    name = _process_name(broker_id)
+    settings = get_settings()
+    launch = next((launch for launch in Cluster().launches(settings) if launch.name == name),
+                  None)
+    if launch is None:
+        raise LabError(f"Broker {broker_id} is running already.",
+                       "stop or kill it first, or start the others with `start_brokers()`.")
+    process.start(launch, settings.run_dir)
+    until(lambda: bool(brokers().loc[broker_id, "registered"]), timeout_s=timeout_s,
+          what=f"broker {broker_id} to register with the controllers",
+          fix=f"read its log: `labkit stack logs cluster` ({settings.log_dir / name}.log).")
 
 
 def start_brokers() -> list[str]:

@@ -27,10 +27,27 @@ from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, Producer
 
-from . import cluster, topics
+from . import cluster, engines, faults, generate, parity, topics
 from .clients import kafka_config, quiet
+from .parity import Outcome
+from .polling import until
+from .runs import Outputs
 
-__all__ = ["LeaderKill", "Refusal", "Stall", "leader_kill", "refused_writes", "write_stall"]
+__all__ = [
+    "EngineFailover",
+    "LastReplica",
+    "LeaderKill",
+    "Refusal",
+    "Stall",
+    "engine_through_leader_kill",
+    "last_replica_dies",
+    "leader_kill",
+    "refused_writes",
+    "write_stall",
+]
+
+
+FETCH_WAIT_S = 1.0  # twice Kafka's replica.fetch.wait.max.ms
 
 
 class _Acks:
@@ -90,7 +107,8 @@ class LeaderKill:
     acks: str
     topic: str
     sent: int
-    acknowledged: int
+    acknowledged_by_old_leader: int  # before it died
+    acknowledged: int  # in the end (writes in flight at the kill are retried on the new one)
     readable: int
     lost: int  # acknowledged, and not readable by any consumer after the failover
     old_leader: int
@@ -112,19 +130,30 @@ def leader_kill(acks: str, *, before: int = 2_000, during: int = 2_000) -> Leade
         producer = _producer(acks)
         _send(producer, topic, range(before), acks_seen)
         producer.flush(30)
+        # Both followers hold all of `before` once the high watermark reaches it: from here
+        # on, what they lack is exactly what is written while they are frozen.
+        until(lambda: _high_watermark(topic) == before, timeout_s=30,
+              what=f"the followers of {topic} to catch up")
         with cluster.paused(*followers):
+            # A follower's fetch waits at the leader for new data (up to
+            # replica.fetch.wait.max.ms, 500 ms): one sent just before the freeze would
+            # still carry the next writes into the frozen follower's socket, to be appended
+            # when it wakes. Let those fetches expire first.
+            time.sleep(FETCH_WAIT_S)
             _send(producer, topic, range(before, before + during), acks_seen)
             # acks=1: the leader alone acknowledges them now. acks=all: nothing comes back
-            # while the followers cannot fetch; the writes stay in flight.
-            producer.flush(1.5)
+            # while the followers cannot fetch; the writes stay in flight. Either way the
+            # freeze stays well inside the controllers' 4 s session timeout.
+            producer.flush(2.0 if acks == "1" else 1.0)
+            acked_at_kill = len(acks_seen.acked)
             cluster.kill_broker(old.leader)
         new_leader = cluster.wait_for_leader(topic, other_than=old.leader)
         producer.flush(60)  # in-flight writes retried on the new leader
         _heal(topic)
         readable = _readable(topic)
     acked = set(acks_seen.acked)
-    return LeaderKill(acks, topic, before + during, len(acked), len(acked & readable),
-                      len(acked - readable), old.leader, new_leader)
+    return LeaderKill(acks, topic, before + during, acked_at_kill, len(acked),
+                      len(acked & readable), len(acked - readable), old.leader, new_leader)
 
 
 @dataclass(frozen=True)
@@ -219,3 +248,110 @@ def write_stall(fault: Callable[[int], float], *, rate_per_s: float = 200.0,
     times = sorted(acks.acked.values())
     stalled = max(later - earlier for earlier, later in itertools.pairwise(times))
     return Stall(fault.__name__, elected[0] - hit_at, stalled)
+
+
+def _describe_line(topic: str) -> str:
+    """Partition 0 as `kafka-topics --describe` shows it (Leader, Replicas, Isr, Elr)."""
+    shown = cluster.tool("topics", "--describe", "--topic", topic)
+    line = next(row for row in shown.splitlines() if "Partition: 0" in row)
+    return line.split("Partition: 0", 1)[1].strip()
+
+
+@dataclass(frozen=True)
+class LastReplica:
+    """One `last_replica_dies` run: its steps as kafka-topics showed the partition, and
+    what the election that ended the outage cost."""
+
+    min_insync: int
+    topic: str
+    steps: list[tuple[str, str]]  # (what just happened, the partition's describe line)
+    acknowledged: int  # writes acknowledged while the leader was the only replica in sync
+    readable_then: int  # of those, how many consumers could read before the leader died
+    elected_cleanly: bool  # did the returning follower lead without an unclean election?
+    lost: int  # acknowledged writes gone after the election
+    lost_after_read: int  # of those, how many consumers could already have read
+
+
+def last_replica_dies(min_insync: int, *, before: int = 500, during: int = 500,
+                      wait_s: float = 8.0) -> LastReplica:
+    """Both followers leave (cleanly, one after the other), the leader takes `during`
+    acks=1 writes alone, then dies (SIGKILL). The follower that left last comes back:
+    may it lead? If the partition stays offline for `wait_s`, unclean leader election is
+    turned on for the topic, as an operator in a hurry would.
+
+    With min.insync.replicas 1 the leader alone is the ISR and commits alone, so only an
+    unclean election brings the partition back, and it erases writes consumers had read.
+    With 2, Kafka 4.1's eligible leader replicas (KIP-966) keep the follower that left
+    last eligible, and nothing committed is lost."""
+    topic = _fresh_topic(f"c09-minisr{min_insync}",
+                         config={"min.insync.replicas": str(min_insync)})
+    leader = cluster.placement(topic).leader
+    first, last = [broker for broker in cluster.placement(topic).replicas if broker != leader]
+    steps = [("three replicas in sync", _describe_line(topic))]
+    acks = _Acks()
+    with quiet():
+        producer = _producer("1")
+        _send(producer, topic, range(before), acks)
+        producer.flush(30)
+        for follower in (first, last):
+            cluster.stop_broker(follower)
+        cluster.wait_for_isr(topic, 1)
+        steps.append((f"followers {first} and {last} stopped", _describe_line(topic)))
+        _send(producer, topic, range(before, before + during), acks)
+        producer.flush(30)
+        readable_then = _high_watermark(topic) - before
+        cluster.kill_broker(leader)  # now no broker runs: nothing to describe
+        cluster.start_broker(last)
+        elected = _leader_within(topic, wait_s)
+        steps.append((f"leader {leader} killed, follower {last} back",
+                      _describe_line(topic)))
+        if not elected:
+            cluster.tool("configs", "--alter", "--entity-type", "topics", "--entity-name", topic,
+                         "--add-config", "unclean.leader.election.enable=true")
+            cluster.wait_for_leader(topic)
+            steps.append(("unclean election allowed", _describe_line(topic)))
+        _heal(topic)
+        readable = _readable(topic)
+    written_alone = {value for value in acks.acked if value >= before}
+    lost = written_alone - readable
+    return LastReplica(min_insync, topic, steps, len(written_alone), readable_then, elected,
+                       len(lost), len({value for value in lost if value < before + readable_then}))
+
+
+def _leader_within(topic: str, wait_s: float) -> bool:
+    """Does the partition get a leader within `wait_s`?"""
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        if cluster.placement(topic).leader is not None:
+            return True
+        time.sleep(0.25)
+    return False
+
+
+@dataclass(frozen=True)
+class EngineFailover:
+    """The simple engine's run through a leader kill, beside an uninterrupted run."""
+
+    topic: str
+    killed: int  # the broker that led input partition 0 when it died
+    exit_code: int
+    outcome: Outcome
+
+
+def engine_through_leader_kill(*, events: int = 20_000) -> EngineFailover:
+    """The lab's simple engine on the cluster, stopped a quarter of the way in (its
+    `pause_after` point), the leader of its input's partition 0 killed, and resumed while
+    that partition fails over. Compared with an uninterrupted run over the same topic."""
+    with cluster.as_lab_kafka():
+        topic = topics.fresh_topic("c09-payments", partitions=2)
+        generate.produce(topic, events, fmt="confluent", n_cards=200)
+        engines.run("simple", topic, tag=".whole")
+        engine = faults.start_engine(topic, tag=".failover", pause_after=events // 4)
+        faults.paused(engine)
+        killed = cluster.placement(topic).leader
+        cluster.kill_broker(killed)
+        faults.resume(engine)
+        exit_code = engine.wait(timeout=300)
+        cluster.start_brokers()
+        result = parity.outcome(Outputs(topic, ".failover"), Outputs(topic, ".whole"))
+    return EngineFailover(topic, killed, exit_code, result)

@@ -143,7 +143,7 @@ def _check_can_start(service: Service, settings: Settings) -> None:
             f"LAB_{service.name.upper()} to use the embedded stack.",
         )
     service.require(settings)
-    for port in service.ports(settings):
+    for port in service.ports_to_start(settings):
         if port_open(host, port):
             raise StackError(
                 f"Port {port} on {host} is taken by another program, so {service.title} cannot "

@@ -104,6 +104,9 @@ class Cluster(Service):
                 if process.running_pid(node.name, settings.run_dir) is None]
 
     def ports(self, settings: Settings) -> list[int]:
+        return [port for node in nodes(settings) for port in node.ports()]
+
+    def ports_to_start(self, settings: Settings) -> list[int]:
         return [port for node in self._down(settings) for port in node.ports()]
 
     def probe(self, settings: Settings) -> Health:

@@ -45,7 +45,12 @@ def tool_argv(settings: Settings, tool: str, args: list[str]) -> list[str]:
 def run_tool(settings: Settings, tool: str, *args: str, timeout_s: float = 60.0) -> str:
     """Run `kafka-<tool>.sh args...` and return what it printed; a LabError if it failed."""
     argv = tool_argv(settings, tool, list(args))
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s)
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        raise LabError(f"kafka-{tool} {' '.join(args)} gave no answer within {timeout_s:.0f} s.",
+                       "check that a broker answers at the bootstrap address "
+                       "(`labkit stack status`).") from None
     if done.returncode != 0:
         # The tool's message, not the Java stack trace under it.
         said = [line for line in (done.stderr.strip() or done.stdout.strip()).splitlines()

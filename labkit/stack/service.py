@@ -49,6 +49,11 @@ class Service:
         """Every port the embedded server binds; each must be free before it starts."""
         return [settings.host_port(self.name)[1]]
 
+    def ports_to_start(self, settings: Settings) -> list[int]:
+        """The ports that must be free for `launches` to start (all of them, unless a
+        service restarts only its parts that are down)."""
+        return self.ports(settings)
+
     def probe(self, settings: Settings) -> Health:
         """Talk to the server at its endpoint and report whether it answers as expected."""
         raise NotImplementedError

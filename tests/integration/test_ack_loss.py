@@ -14,7 +14,7 @@ from labkit import topics
 from labkit.ack_loss import duplicates_after_lost_ack, proxy_routes
 from labkit.settings import get_settings
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
 
 @pytest.fixture

@@ -56,7 +56,8 @@ def _is_unit(item: pytest.Item | None) -> bool:
 def _lab_ports(settings: list[Settings]) -> dict[int, str]:
     """port -> the lab's service that uses it, for every port the stack binds."""
     return {port: service.title for each in settings
-            for service in stack.services(flink_cluster=True) for port in service.ports(each)}
+            for service in stack.services(flink_cluster=True, cluster=True)
+            for port in service.ports(each)}
 
 
 def _bootstrap_ports(servers: str) -> set[int]:
