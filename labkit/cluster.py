@@ -201,10 +201,21 @@ def start_broker(broker_id: int, *, timeout_s: float = 60.0) -> None:
           fix=f"read its log: `labkit stack logs cluster` ({settings.log_dir / name}.log).")
 
 
-def start_brokers() -> list[str]:
+def start_brokers(*, timeout_s: float = 90.0) -> list[str]:
     """Start every broker (and controller) of the cluster that is down; wait until all
-    three brokers are registered. Returns the processes started."""
-    return faults.start_service(cluster=True)
+    three brokers are registered. Returns the processes started.
+
+    The cluster alone, not `stack.up`: inside `as_lab_kafka()` LAB_KAFKA names the
+    cluster, and the single broker's service must not be "started" there."""
+    settings = get_settings()
+    started = []
+    for launch in Cluster().launches(settings):
+        process.start(launch, settings.run_dir)
+        started.append(launch.name)
+    until(lambda: bool(brokers()["registered"].all()), timeout_s=timeout_s,
+          what="all three brokers to register with the controllers",
+          fix="read their logs: `labkit stack logs cluster`.")
+    return started
 
 
 def wait_for_leader(topic: str, partition: int = 0, *, other_than: int | None = None,

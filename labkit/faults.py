@@ -220,10 +220,9 @@ def kill_service(name: str) -> list[str]:
     return killed
 
 
-def start_service(*, cluster: bool = False) -> list[str]:
-    """Start whatever part of the stack is down again (with `cluster`, chapter 09's Kafka
-    cluster too), and wait until it is healthy."""
-    return stack.up(cluster=cluster, console=Console(quiet=True))
+def start_service() -> list[str]:
+    """Start whatever part of the stack is down again, and wait until it is healthy."""
+    return stack.up(console=Console(quiet=True))
 
 
 @contextmanager

@@ -18,10 +18,9 @@ from .event_time import DROPPED, LATE_KEPT, ON_TIME, EventTimeRun, fate
 from .generate import START_MS
 
 __all__ = ["card_features", "card_runs", "commit_order", "compat_matrix", "differing_features",
-           "event_time", "group_timeline", "hex_dump", "latency_breakdown", "latency_cdf",
-           "scaling",
-           "stage_breakdown", "stored_bytes", "throughput", "timeline", "transaction_log",
-           "utf8_lead_bytes", "where_inputs_went"]
+           "event_time", "failovers", "group_timeline", "hex_dump", "latency_breakdown",
+           "latency_cdf", "replica_logs", "scaling", "stage_breakdown", "stored_bytes",
+           "throughput", "timeline", "transaction_log", "utf8_lead_bytes", "where_inputs_went"]
 
 PREFIX_PARTS = {"length varint", "union branch", "magic byte", "schema id"}
 
@@ -549,5 +548,47 @@ def event_time(run: EventTimeRun, *, title: str = "") -> Figure:
     ax.grid(axis="y", linewidth=0.4)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
     ax.set_title(title or "Event time, processing time and the watermark", loc="left")
+    fig.tight_layout()
+    return fig
+
+
+def replica_logs(runs: list, *, title: str = "") -> Figure:
+    """What each replica held when the leader died, per `replication.leader_kill` run:
+    the old leader's log, the followers' (frozen at `before`), the writes the producer
+    was told were written, and what a consumer could read after the failover."""
+    fig = Figure(figsize=(9, 3.4))
+    axes = fig.subplots(1, len(runs), sharey=True, squeeze=False)[0]
+    for ax, run in zip(axes, runs, strict=True):
+        bars = {"old leader's log\nat the kill": run.sent,
+                "each follower's\nlog at the kill": run.followers_had,
+                "acknowledged\nby the old leader": run.acknowledged_by_old_leader,
+                "readable after\nthe failover": run.readable}
+        colours = ["#4c72b0", "#8c8c8c", "#dd8452", "#55a868"]
+        ax.bar(list(bars), list(bars.values()), color=colours)
+        for x, value in enumerate(bars.values()):
+            ax.text(x, value, f"{value:,}", ha="center", va="bottom", fontsize=8)
+        ax.set_title(f"acks={run.acks}: {run.lost:,} acknowledged writes lost", fontsize=10)
+        ax.tick_params(axis="x", labelsize=7)
+    axes[0].set_ylabel("records")
+    fig.suptitle(title or "The same leader kill, two settings of acks")
+    fig.tight_layout()
+    return fig
+
+
+def failovers(stalls: pd.DataFrame) -> Figure:
+    """Each failover's two times (`replication.write_stall` rows: fault, elected_s,
+    stalled_s) as dots per fault, so a reader sees the spread and not only a mean."""
+    fig = Figure(figsize=(7, 2.8))
+    ax = fig.subplots()
+    faults = list(dict.fromkeys(stalls["fault"]))
+    for offset, (column, label) in zip((-0.12, 0.12), (
+            ("elected_s", "until a new leader was named"),
+            ("stalled_s", "longest wait for an acknowledgement")), strict=True):
+        ys = [faults.index(fault) + offset for fault in stalls["fault"]]
+        ax.scatter(stalls[column], ys, label=label, s=30)
+    ax.set_yticks(range(len(faults)), faults)
+    ax.set_xlabel("seconds after the fault hit the leader")
+    ax.set_xlim(left=0)
+    ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     return fig

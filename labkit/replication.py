@@ -107,6 +107,7 @@ class LeaderKill:
     acks: str
     topic: str
     sent: int
+    followers_had: int  # each follower's log when it was frozen (all it had at the kill)
     acknowledged_by_old_leader: int  # before it died
     acknowledged: int  # in the end (writes in flight at the kill are retried on the new one)
     readable: int
@@ -152,7 +153,7 @@ def leader_kill(acks: str, *, before: int = 2_000, during: int = 2_000) -> Leade
         _heal(topic)
         readable = _readable(topic)
     acked = set(acks_seen.acked)
-    return LeaderKill(acks, topic, before + during, acked_at_kill, len(acked),
+    return LeaderKill(acks, topic, before + during, before, acked_at_kill, len(acked),
                       len(acked & readable), len(acked - readable), old.leader, new_leader)
 
 
@@ -302,13 +303,13 @@ def last_replica_dies(min_insync: int, *, before: int = 500, during: int = 500,
         readable_then = _high_watermark(topic) - before
         cluster.kill_broker(leader)  # now no broker runs: nothing to describe
         cluster.start_broker(last)
-        elected = _leader_within(topic, wait_s)
+        elected = _leader_within(topic, wait_s, dead=leader)
         steps.append((f"leader {leader} killed, follower {last} back",
                       _describe_line(topic)))
         if not elected:
             cluster.tool("configs", "--alter", "--entity-type", "topics", "--entity-name", topic,
                          "--add-config", "unclean.leader.election.enable=true")
-            cluster.wait_for_leader(topic)
+            cluster.wait_for_leader(topic, other_than=leader)
             steps.append(("unclean election allowed", _describe_line(topic)))
         _heal(topic)
         readable = _readable(topic)
@@ -318,11 +319,12 @@ def last_replica_dies(min_insync: int, *, before: int = 500, during: int = 500,
                        len(lost), len({value for value in lost if value < before + readable_then}))
 
 
-def _leader_within(topic: str, wait_s: float) -> bool:
-    """Does the partition get a leader within `wait_s`?"""
+def _leader_within(topic: str, wait_s: float, *, dead: int) -> bool:
+    """Does the partition get a leader within `wait_s`? Not the `dead` broker: a broker
+    that has just started may still answer from metadata older than its death."""
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
-        if cluster.placement(topic).leader is not None:
+        if cluster.placement(topic).leader not in (None, dead):
             return True
         time.sleep(0.25)
     return False

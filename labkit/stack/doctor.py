@@ -33,7 +33,9 @@ PROFILES = ("core", "flink", "cluster")
 # Memory each profile needs, in GiB: the services' configured heaps and process sizes
 # (kafka.py -Xmx1g, registry.py -Xmx768m, flink.py 1024m + 1536m), Redis, and a notebook
 # kernel running a PyFlink mini-cluster job, with a margin for the OS page cache Kafka
-# reads through. `labkit stack status` shows what each service uses.
+# reads through. The cluster profile adds six JVMs (cluster.py: brokers -Xmx512m,
+# controllers -Xmx256m) to the flink profile's. `labkit stack status` shows what each
+# service uses.
 BUDGET_GIB = {"core": 4.0, "flink": 6.5, "cluster": 9.0}
 MIN_DISK_GIB = 2.0
 
