@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import StackError
 from ..settings import VERSIONS, Settings
 from . import process
 from .jvm import java_bin
@@ -84,8 +85,13 @@ class Node:
 
 def nodes(settings: Settings) -> list[Node]:
     """The controllers (in start order first) and the brokers of `settings.cluster`."""
+    addresses = settings.cluster.split(",")
+    if len(addresses) != len(BROKER_IDS):
+        raise StackError(f"LAB_CLUSTER lists {len(addresses)} broker(s): {settings.cluster!r}.",
+                         "list the lab cluster's three brokers, e.g. "
+                         "127.0.0.1:9192,127.0.0.1:9292,127.0.0.1:9392.")
     brokers = []
-    for broker_id, address in zip(BROKER_IDS, settings.cluster.split(","), strict=True):
+    for broker_id, address in zip(BROKER_IDS, addresses, strict=True):
         host, _, port = address.strip().rpartition(":")
         brokers.append(Node(broker_id, "broker", host, int(port)))
     controllers = [Node(100 + b.node_id, "controller", b.host, b.port + 1) for b in brokers]
