@@ -578,7 +578,7 @@ def replica_logs(runs: list, *, title: str = "") -> Figure:
 def failovers(stalls: pd.DataFrame) -> Figure:
     """Each failover's two times (`replication.write_stall` rows: fault, elected_s,
     stalled_s) as dots per fault, so a reader sees the spread and not only a mean."""
-    fig = Figure(figsize=(7, 2.8))
+    fig = Figure(figsize=(7, 3.0))
     ax = fig.subplots()
     faults = list(dict.fromkeys(stalls["fault"]))
     for offset, (column, label) in zip((-0.12, 0.12), (
@@ -589,6 +589,7 @@ def failovers(stalls: pd.DataFrame) -> Figure:
     ax.set_yticks(range(len(faults)), faults)
     ax.set_xlabel("seconds after the fault hit the leader")
     ax.set_xlim(left=0)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.set_ylim(-0.6, len(faults) - 0.4)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=2)
     fig.tight_layout()
     return fig

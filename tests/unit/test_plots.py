@@ -102,3 +102,26 @@ def test_stored_bytes_draws_each_encodings_bytes_per_field_and_marks_the_lossy_o
     assert sorted(text.get_text() for text in ax.texts if text.get_text()) == ["✗"]
     assert [text.get_text() for text in ax.get_legend().get_texts()] == [
         "str(): 7 bytes, 1 lossy", "JSON: 7 bytes, 0 lossy"]
+
+
+def test_replica_logs_titles_each_setting_with_what_it_lost():
+    from labkit.replication import LeaderKill
+
+    hasty = LeaderKill("1", "t", 4000, 2000, 4000, 4000, 2000, 2000, 1, 2)
+    durable = LeaderKill("all", "t", 4000, 2000, 2000, 4000, 4000, 0, 1, 2)
+    fig = plots.replica_logs([hasty, durable])
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["acks=1: 2,000 acknowledged writes lost",
+                      "acks=all: 0 acknowledged writes lost"]
+    heights = [bar.get_height() for bar in fig.axes[0].patches]
+    assert heights == [4000, 2000, 4000, 2000]
+
+
+def test_failovers_puts_each_timing_on_its_faults_row():
+    stalls = pd.DataFrame([{"fault": "kill_broker", "elected_s": 4.1, "stalled_s": 5.9},
+                           {"fault": "stop_broker", "elected_s": 1.8, "stalled_s": 2.0}])
+    fig = plots.failovers(stalls)
+    elected, stalled = (collection.get_offsets() for collection in fig.axes[0].collections)
+    assert [tuple(map(round, point, (1, 2))) for point in elected] == [(4.1, -0.12),
+                                                                       (1.8, 0.88)]
+    assert [round(x, 1) for x, _ in stalled] == [5.9, 2.0]
