@@ -10,8 +10,13 @@ it with) and counts from what the producer and a consumer were told:
   `acks` exists for, staged the same way for both settings.
 - `refused_writes`: two followers down, the partition's ISR below min.insync.replicas:
   what an `acks=all` write and an `acks=1` write get, and the high watermark.
+- `last_replica_dies`: the leader, alone in the ISR, dies; may a returning follower
+  lead, and what does an unclean election erase (min.insync.replicas 1, and 2 with
+  Kafka 4.1's eligible leader replicas)?
 - `write_stall`: how long a steady writer waits for a new leader after a broker dies
   (SIGKILL) or leaves cleanly (SIGTERM).
+- `engine_through_leader_kill`: the lab's simple engine on the cluster through a
+  leader kill, compared with an uninterrupted run.
 
 Every producer here is configured in full where it is made, so what each number
 depends on is in one place.
