@@ -49,7 +49,7 @@ bench: setup  ## every engine at 10K..1M events, scale-out, latency; results und
 
 check: setup  ## grade a chapter's exercises: make check CH=01 (SOLUTIONS=1 grades the references)
 	@test -n "$(CH)" || { echo "usage: make check CH=01"; exit 2; }
-	$(LABKIT) stack up
+	$(LABKIT) stack up $(if $(filter 09,$(CH)),--profile cluster)
 	$(LABKIT) check $(CH) $(if $(SOLUTIONS),--solutions)
 
 setup: system venv jvm

@@ -121,19 +121,25 @@ class LeaderKill:
     new_leader: int
 
 
-def leader_kill(acks: str, *, before: int = 2_000, during: int = 2_000) -> LeaderKill:
+def leader_kill(acks: str = "1", *, before: int = 2_000, during: int = 2_000,
+                producer_settings: dict[str, str] | None = None,
+                topic_config: dict[str, str] | None = None) -> LeaderKill:
     """Write `before` records, then `during` more while both followers are frozen, SIGKILL
     the leader, let the followers go, and count what was acknowledged and what is left.
 
     The freeze is shorter than the controllers' session timeout, so the followers stay
     in the ISR and one of them is elected: a clean election, of a replica that is behind.
+    `producer_settings` (librdkafka's, `acks` among them) and `topic_config` replace the
+    defaults: a grader runs a learner's choice through the same kill.
     """
-    topic = _fresh_topic(f"c09-acks{acks}")
+    settings = {"acks": acks, **(producer_settings or {})}
+    acks = str(settings["acks"])
+    topic = _fresh_topic(f"c09-acks{acks.replace('-', 'minus')}", topic_config)
     old = cluster.placement(topic)
     followers = [broker for broker in old.replicas if broker != old.leader]
     acks_seen = _Acks()
     with quiet():
-        producer = _producer(acks)
+        producer = _producer(**settings)
         _send(producer, topic, range(before), acks_seen)
         producer.flush(30)
         # Both followers hold all of `before` once the high watermark reaches it: from here
@@ -150,7 +156,7 @@ def leader_kill(acks: str, *, before: int = 2_000, during: int = 2_000) -> Leade
             # acks=1: the leader alone acknowledges them now. acks=all: nothing comes back
             # while the followers cannot fetch; the writes stay in flight. Either way the
             # freeze stays well inside the controllers' 4 s session timeout.
-            producer.flush(2.0 if acks == "1" else 1.0)
+            producer.flush(2.0 if acks in ("0", "1") else 1.0)
             acked_at_kill = len(acks_seen.acked)
             cluster.kill_broker(old.leader)
         new_leader = cluster.wait_for_leader(topic, other_than=old.leader)

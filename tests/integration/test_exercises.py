@@ -22,7 +22,16 @@ from labkit import check
 
 pytestmark = pytest.mark.integration
 
-CHAPTERS = check.chapters()
+# Chapter 09's graders break the three-broker cluster: marked, so conftest.py starts it.
+ON_CLUSTER = {"09"}
+
+
+def _marked(chapter: str, *values: object, id: str | None = None):
+    return pytest.param(chapter, *values, id=id,
+                        marks=[pytest.mark.cluster] if chapter in ON_CLUSTER else [])
+
+
+CHAPTERS = [_marked(chapter) for chapter in check.chapters()]
 
 
 def needing_stack(chapter: str) -> set[str]:
@@ -52,7 +61,7 @@ def test_every_grader_fails_on_the_untouched_stubs(chapter, tmp_path):
 WRONG_ANSWERS = wrong_answers(without_stack=False)
 
 
-@pytest.mark.parametrize(("chapter", "answer"), WRONG_ANSWERS,
-                         ids=[f"{chapter}-{answer.name}" for chapter, answer in WRONG_ANSWERS])
+@pytest.mark.parametrize(("chapter", "answer"), [
+    _marked(chapter, answer, id=f"{chapter}-{answer.name}") for chapter, answer in WRONG_ANSWERS])
 def test_every_grader_rejects_each_listed_wrong_answer(chapter, answer):
     assert_rejects(chapter, answer)
