@@ -259,13 +259,15 @@ def down(settings: Settings | None = None, *, only: list[str] | None = None,
     return stopped
 
 
-def _start_rank(name: str) -> int:
-    """Position of a process's service in start order (unknown names last)."""
+def _start_rank(name: str) -> tuple[int, int]:
+    """Position of a process's service in start order (unknown names last), then its place
+    within the service: the cluster's controllers start before its brokers, and must stop
+    after them (a broker's clean shutdown asks the controllers to move its leaderships)."""
     every = services(cluster=True)
     for rank, service in enumerate(every):
         if _belongs_to(name, service):
-            return rank
-    return len(every)
+            return rank, int(name.startswith("cluster-broker-"))
+    return len(every), 0
 
 
 def reset(settings: Settings | None = None, *, console: Console | None = None) -> None:

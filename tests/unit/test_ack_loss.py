@@ -2,7 +2,7 @@
 
 The fake broker is a TCP server on a free loopback port that answers every request
 frame with a response frame carrying the same correlation id, as Kafka does. No Kafka:
-the experiment itself runs against real brokers in tests/integration/test_ack_loss.py.
+the experiment itself runs against real brokers in tests/integration/test_lost_produce_response.py.
 """
 
 from __future__ import annotations

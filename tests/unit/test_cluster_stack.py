@@ -65,3 +65,13 @@ def test_an_unknown_kafka_tool_names_the_ones_there_are():
 def test_a_malformed_lab_cluster_is_reported_by_name():
     with pytest.raises(LabError, match="LAB_CLUSTER"):
         Settings(cluster="127.0.0.1:notaport,127.0.0.1:9292,127.0.0.1:9392")
+
+
+def test_the_clusters_brokers_stop_before_its_controllers_and_before_the_core():
+    from labkit.stack import _start_rank
+
+    names = ["cluster-controller-101", "kafka", "cluster-broker-1", "redis", "cluster-broker-2"]
+    order = sorted(names, key=_start_rank, reverse=True)
+    assert order.index("cluster-controller-101") > max(order.index("cluster-broker-1"),
+                                                       order.index("cluster-broker-2"))
+    assert order[-2:] == ["kafka", "redis"]
