@@ -38,7 +38,9 @@ def snapshot() -> dict:
     """
     settings = get_settings()
     services = {}
-    for row in stack.status(settings):
+    # The stack the engines run on. Chapter 09's cluster, when it runs beside it, is other
+    # load: `cpu_ticks` counts it with everything else on the machine.
+    for row in stack.status(settings, cluster=False):
         ages = [age for pid in row.pids if (age := stack.process.age_s(pid)) is not None]
         now_mib, peak_mib = row.resident_mib()
         services[row.name] = {"up": row.health.ok, "version": row.health.version,
