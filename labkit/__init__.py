@@ -3,7 +3,8 @@
 Modules follow the pipeline the lab teaches, in layers; a module imports only
 from its own layer or the ones below (tests/unit/test_layering.py checks):
 
-    core        errors, features, processing      the contract, pure: no I/O at all
+    core        errors, features, processing,     the contract and where keys land,
+                partitioning                      pure: no I/O at all
     foundation  settings, polling, instruments,   configuration, waiting, measuring,
                 verdicts                          judging repeated measurements
     stack       stack.*                           the embedded servers
@@ -36,8 +37,9 @@ from .errors import LabError
 
 MODULES = ("ack_loss", "bench", "check", "clients", "cluster", "compat", "conditions",
            "engines", "errors", "event_time", "faults", "features", "generate", "groups",
-           "instruments", "lessons", "parity", "plots", "polling", "processing", "replication",
-           "runs", "schemas", "serde", "settings", "sinks", "stack", "topics", "verdicts")
+           "instruments", "lessons", "parity", "partitioning", "plots", "polling", "processing",
+           "replication", "runs", "schemas", "serde", "settings", "sinks", "stack", "topics",
+           "verdicts")
 
 __all__ = ["LabError", *MODULES]
 

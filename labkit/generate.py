@@ -5,7 +5,8 @@ ones, everyday merchants plus the high-risk codes (cash, direct marketing,
 hotels, gambling), a few events without geolocation, event times that advance
 like real traffic with a little out-of-order jitter, and rare fraud *bursts*:
 one card suddenly spending big, abroad, at high-risk merchants, several times
-within minutes.
+within minutes. On request (`hot_share`), bot traffic on one card, HOT_CARD:
+a hot key, for the lessons on partitions.
 
 Records are plain dicts shaped like `schemas/transactions.v1.avsc`, with
 `timestamp` in epoch milliseconds. `messages` turns them into Kafka messages,
@@ -34,13 +35,14 @@ from .errors import LabError
 from .features import HIGH_RISK_MCCS
 from .processing import MAX_VALUE_BYTES
 
-__all__ = ["CORRUPT_KINDS", "HOSTILE_KINDS", "KIND_HEADER", "LAB_SEED",
+__all__ = ["CORRUPT_KINDS", "HOSTILE_KINDS", "HOT_CARD", "KIND_HEADER", "LAB_SEED",
            "START_MS", "UNKNOWN_SCHEMA_ID", "Message", "messages", "produce", "produce_hostile",
            "transactions"]
 
 LAB_SEED = 25  # every notebook uses it; its first record trips the UTF-8 decoder on 0x8f
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z: fixed, so outputs are reproducible
 MEAN_GAP_MS = 1_500  # mean time between two events, over all cards
+HOT_CARD = "card-0000"  # the first card: where `hot_share` puts its bot traffic
 
 EVERYDAY_MCCS = ("5411", "5812", "5541", "5912", "5999", "4121", "5732", "5691", "4111", "5814")
 HOME = {  # country -> (currency, cities)
@@ -130,6 +132,36 @@ def _fraud(rng: random.Random, country: str, device_id: str) -> dict:
     }
 
 
+def _bot(rng: random.Random, card: Card) -> dict:
+    """One event of bot traffic on `card`: an everyday purchase of about its usual amount,
+    from its own device and home, not fraud (a load problem, not a fraud one)."""
+    return {
+        "amount": round(rng.lognormvariate(math.log(card.typical_amount), 0.6), 2),
+        "mcc": rng.choice(EVERYDAY_MCCS),
+        "device_id": card.device_id,
+        "ip_address": card.ip_address,
+        "geo_country": card.country,
+        "geo_city": card.city,
+        "is_fraud": False,
+    }
+
+
+def _record(rng: random.Random, card: Card, fields: dict, timestamp: int) -> dict:
+    """The transaction of `card` with `fields`, its id, currency and metadata added, in
+    FIELD_ORDER."""
+    channel = rng.choice(CHANNELS)
+    record = {
+        "txn_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        "card_id": card.card_id,
+        "user_id": card.user_id,
+        "currency": HOME[card.country][0],
+        **fields,
+        "timestamp": timestamp,
+        "metadata": {} if rng.random() < 0.2 else {"channel": channel},
+    }
+    return {name: record[name] for name in FIELD_ORDER}
+
+
 def _v2_details(rng: random.Random, record: dict) -> dict:
     """What schema v2 adds: merchant details, a risk score, the payment method, JPY/CHF."""
     merchant = None if rng.random() < 0.1 else rng.randrange(5000)
@@ -147,7 +179,8 @@ def _v2_details(rng: random.Random, record: dict) -> dict:
 
 def transactions(count: int, *, seed: int = LAB_SEED, schema: str = "transactions.v1",
                  n_cards: int = 50, fraud_rate: float = 0.02, start_ms: int = START_MS,
-                 jitter_ms: int = 30_000, late_share: float = 0.05) -> Iterator[dict]:
+                 jitter_ms: int = 30_000, late_share: float = 0.05,
+                 hot_share: float = 0.0) -> Iterator[dict]:
     """Yield `count` transactions shaped like `schema`, the same ones for the same arguments.
 
     About `fraud_rate` of them are fraud, arriving in bursts of 3-8 events on
@@ -155,20 +188,37 @@ def transactions(count: int, *, seed: int = LAB_SEED, schema: str = "transaction
     than the traffic around them (out-of-order arrival). Other schema versions
     get the same v1 core (a separate random stream draws what v2 adds), fitted
     with `schemas.conform`.
+
+    `hot_share` of the events (from 0 up to, not including, 1) are bot traffic
+    on HOT_CARD: one hot key. A separate random stream picks and draws them,
+    and only when `hot_share` is above 0: the main stream draws nothing for a
+    bot event, so the other events are the first ones `hot_share=0` gives, in
+    the same order, and the default stream stays the one the notebooks'
+    outputs show. Bot traffic comes on top of the usual traffic: a bot event
+    takes the time the traffic has reached (`start_ms` before the first
+    usual event) and never arrives late.
     """
+    if not 0 <= hot_share < 1:
+        raise LabError(f"hot_share, the share of events on the hot card, must be at least 0 "
+                       f"and below 1, not {hot_share}.",
+                       "pass e.g. hot_share=0.3 for bot traffic on one card, or 0 for none.")
     if schema != "transactions.v1":
         details = random.Random(f"{seed}-extras")
         for record in transactions(count, seed=seed, n_cards=n_cards, fraud_rate=fraud_rate,
                                    start_ms=start_ms, jitter_ms=jitter_ms,
-                                   late_share=late_share):
+                                   late_share=late_share, hot_share=hot_share):
             yield schemas.conform(_v2_details(details, record), schema)
         return
     rng = random.Random(seed)
+    bots = random.Random(f"{seed}-hot") if hot_share > 0 else None
     cards = _cards(rng, n_cards)
     weights = [card.activity for card in cards]
     clock = start_ms
     burst: dict | None = None  # the card under attack and how many events are left
     for _ in range(count):
+        if bots is not None and bots.random() < hot_share:
+            yield _record(bots, cards[0], _bot(bots, cards[0]), clock)
+            continue
         clock += max(1, int(rng.expovariate(1 / MEAN_GAP_MS)))
         if burst is None and rng.random() < fraud_rate / 5.5:  # 5.5 = mean burst length
             burst = {"card": rng.choice(cards), "left": rng.randint(3, 8),
@@ -184,17 +234,7 @@ def transactions(count: int, *, seed: int = LAB_SEED, schema: str = "transaction
             card = rng.choices(cards, weights)[0]
             fields = _normal(rng, card)
         timestamp = clock - rng.randint(1, jitter_ms) if rng.random() < late_share else clock
-        channel = rng.choice(CHANNELS)
-        record = {
-            "txn_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-            "card_id": card.card_id,
-            "user_id": card.user_id,
-            "currency": HOME[card.country][0],
-            **fields,
-            "timestamp": timestamp,
-            "metadata": {} if rng.random() < 0.2 else {"channel": channel},
-        }
-        yield {name: record[name] for name in FIELD_ORDER}
+        yield _record(rng, card, fields, timestamp)
 
 
 def _paced(items: Iterable, rate: float) -> Iterator:
@@ -306,8 +346,8 @@ def produce(topic: str, count: int, *, seed: int = LAB_SEED, fmt: str = "avro",
     `<topic>-value`). `rate` caps events per second. `bad_share` of the
     messages are replaced by undecodable bytes (CORRUPT_KINDS, same key), for
     dead-letter lessons; `shape` goes to `transactions` (n_cards, late_share,
-    jitter_ms, ...). The progress bar shows by default only in a terminal, so
-    notebook outputs stay reproducible.
+    jitter_ms, hot_share, ...). The progress bar shows by default only in a
+    terminal, so notebook outputs stay reproducible.
     """
     from rich.progress import track
 

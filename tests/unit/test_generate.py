@@ -1,5 +1,8 @@
+import hashlib
+import json
 import math
 from collections import Counter
+from collections.abc import Iterable
 from functools import cache, partial
 from itertools import pairwise
 
@@ -55,6 +58,79 @@ def test_event_time_advances_with_a_little_out_of_order_jitter():
     assert 0 < backwards < 0.1 * len(stamps)
     assert stamps[0] >= generate.START_MS - 30_000
     assert stamps[-1] - stamps[0] > 60 * 60 * 1000  # an hour or more of traffic
+
+
+# -- a hot card ----------------------------------------------------------------------
+
+# sha256 of json.dumps(list(transactions(2000, schema=...)), sort_keys=True), taken before
+# `hot_share` existed: the notebooks' committed outputs depend on this very stream.
+DEFAULT_STREAM_SHA256 = {
+    "transactions.v1": "436aa5911d7a82a5c17922fcd0fdd5d801e8e1118bf9812d6eb109d9ac9e7f15",
+    "transactions.v2": "5b393c1325e01bd1c00675152dd26213297579c8147c2f9631e954fc510f76ec",
+}
+
+
+def _digest(records: Iterable[dict]) -> str:
+    return hashlib.sha256(json.dumps(list(records), sort_keys=True).encode()).hexdigest()
+
+
+@pytest.mark.parametrize("schema", sorted(DEFAULT_STREAM_SHA256))
+def test_without_a_hot_card_the_stream_is_the_one_the_notebooks_show(schema):
+    assert _digest(generate.transactions(2000, schema=schema)) == DEFAULT_STREAM_SHA256[schema]
+    assert (_digest(generate.transactions(2000, schema=schema, hot_share=0))
+            == DEFAULT_STREAM_SHA256[schema])
+
+
+def _hot_and_usual(count: int, hot_share: float) -> tuple[list[dict], list[dict]]:
+    """The bot events of a stream with `hot_share`, and the usual ones (those the default
+    stream of the same length has too)."""
+    usual_ids = {record["txn_id"] for record in generate.transactions(count)}
+    records = list(generate.transactions(count, hot_share=hot_share))
+    return ([r for r in records if r["txn_id"] not in usual_ids],
+            [r for r in records if r["txn_id"] in usual_ids])
+
+
+def test_the_hot_share_of_events_is_bot_traffic_on_the_hot_card():
+    bots, usual = _hot_and_usual(10_000, 0.5)
+    assert 0.47 < len(bots) / 10_000 < 0.53
+    assert {r["card_id"] for r in bots} == {generate.HOT_CARD}
+    assert not any(r["is_fraud"] or r["mcc"] in HIGH_RISK_MCCS for r in bots)
+    on_hot_card = sum(r["card_id"] == generate.HOT_CARD for r in bots + usual)
+    assert 0.45 < on_hot_card / 10_000 < 0.6  # its usual traffic is about 2 % of the rest
+
+
+def test_bot_traffic_comes_on_top_of_the_usual_stream():
+    """The usual events are the default stream's first ones, in order; a bot event carries
+    the time the traffic has reached: never before a usual event ahead of it, and never
+    late, so bot events are in order."""
+    bots, usual = _hot_and_usual(3000, 0.3)
+    assert usual == list(generate.transactions(3000))[:len(usual)]
+    bot_ids = {r["txn_id"] for r in bots}
+    latest = generate.START_MS  # of the usual events so far
+    for record in generate.transactions(3000, hot_share=0.3):
+        if record["txn_id"] in bot_ids:
+            # The traffic's time is the latest usual event's, unless that one came late
+            # (by at most jitter_ms, 30 s by default).
+            assert latest <= record["timestamp"] <= latest + 30_000
+        latest = max(latest, record["timestamp"])
+    stamps = [r["timestamp"] for r in bots]
+    assert stamps == sorted(stamps)
+
+
+def test_a_hot_card_reaches_messages_and_every_schema():
+    sent = list(generate.messages(500, encode=lambda r: json.dumps(r).encode(),
+                                  hot_share=0.4))
+    assert sum(m.key == generate.HOT_CARD.encode() for m in sent) > 150
+    v2 = list(generate.transactions(500, schema="transactions.v2", hot_share=0.4))
+    v1 = list(generate.transactions(500, hot_share=0.4))
+    assert [r["txn_id"] for r in v2] == [r["txn_id"] for r in v1]
+
+
+@pytest.mark.parametrize("hot_share", [-0.1, 1.0, 1.5, math.nan])
+def test_a_hot_share_outside_zero_to_one_is_refused(hot_share):
+    with pytest.raises(LabError, match="hot_share") as refused:
+        next(generate.transactions(10, hot_share=hot_share))
+    assert refused.value.fix
 
 
 # -- labelled and hostile messages ---------------------------------------------------

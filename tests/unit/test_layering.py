@@ -20,7 +20,7 @@ import labkit
 PACKAGE = Path(labkit.__file__).parent
 # Bottom to top, as in labkit/__init__.py and the README's layout table.
 LAYERS = {
-    "core": ["errors", "features", "processing"],
+    "core": ["errors", "features", "processing", "partitioning"],
     "foundation": ["settings", "polling", "instruments", "verdicts"],
     "stack": ["stack"],
     "clients": ["clients", "topics", "schemas", "groups"],
@@ -139,7 +139,7 @@ def test_an_import_inside_a_function_counts(tmp_path):
     assert imports(PACKAGE / "features.py") == set()  # the contract imports no labkit module
 
 
-PURE = ("labkit.errors", "labkit.features", "labkit.processing")
+PURE = ("labkit.errors", "labkit.features", "labkit.processing", "labkit.partitioning")
 IO_LIBRARIES = ("confluent_kafka", "redis", "requests", "fastavro", "rich", "pyflink", "numpy",
                 "pandas", "yaml", "httpx", "socket")
 
