@@ -17,8 +17,9 @@ from its own layer or the ones below (tests/unit/test_layering.py checks):
     parity      parity                            do two runs agree?
     tools       bench, conditions, faults,        measuring and what else ran,
                 plots, check, event_time,         breaking, drawing, grading,
-                cluster, replication, ack_loss    Flink's event time, shown; the
-                                                  Kafka cluster and its durability
+                cluster, replication, ack_loss,   Flink's event time, shown; the
+                changelog                         Kafka cluster and its durability;
+                                                  the compacted feature changelog
     lessons     lessons.*                         teaching helpers, each naming its notebook
     cli         cli                               the `labkit` command
 
@@ -35,9 +36,10 @@ from types import ModuleType
 
 from .errors import LabError
 
-MODULES = ("ack_loss", "bench", "check", "clients", "cluster", "compat", "conditions",
-           "engines", "errors", "event_time", "faults", "features", "generate", "groups",
-           "instruments", "lessons", "parity", "partitioning", "plots", "polling", "processing",
+MODULES = ("ack_loss", "bench", "changelog", "check", "clients", "cluster", "compat",
+           "conditions", "engines", "errors", "event_time", "faults", "features", "generate",
+           "groups", "instruments", "lessons", "parity", "partitioning", "plots", "polling",
+           "processing",
            "replication", "runs", "schemas", "serde", "settings", "sinks", "stack", "topics",
            "verdicts")
 

@@ -32,7 +32,8 @@ app.add_typer(stack_app, name="stack")
 
 # Rich assumes 80 columns when output is not a terminal (CI logs, pipes): too narrow
 # for the status table.
-features_app = typer.Typer(help="Read what the engines wrote.", no_args_is_help=True)
+features_app = typer.Typer(help="Read what the engines wrote; rebuild Redis from it.",
+                           no_args_is_help=True)
 app.add_typer(features_app, name="features")
 
 SCHEMA_HELP = "Schema version in schemas/: v1 means transactions.v1.avsc."
@@ -534,3 +535,21 @@ def features_get(card_id: str = typer.Argument(..., help="e.g. card-0007"),
         errors.print(f"no features for {card_id} from {topic}{tag}")
         raise typer.Exit(1)
     console.print_json(json.dumps(record))
+
+
+@features_app.command("restore")
+@lab_errors
+def features_restore(
+    topic: str = typer.Option(..., "--topic", "-t", help="A run's changelog "
+                              "(<input>.features<tag>.latest) or its feature log."),
+    prefix: str = typer.Option(None, "--prefix", help="Redis key prefix (default: the run's, "
+                               "from the topic's name: features:<input><tag>:)."),
+) -> None:
+    """Rebuild Redis from a changelog or a feature log: each card's latest record, and a
+    tombstoned card's key deleted."""
+    from . import changelog
+    from .sinks import RedisFeatureSink
+
+    sink = RedisFeatureSink(key_prefix=prefix or changelog.redis_prefix_for(topic))
+    restored = changelog.restore(topic, sink, progress=console.is_terminal)
+    console.print(f"{restored} into {sink.key_prefix}*", markup=False, highlight=False)

@@ -31,7 +31,7 @@ LAYERS = {
     "engines": ["engines"],
     "parity": ["parity"],
     "tools": ["bench", "conditions", "faults", "plots", "check", "event_time", "cluster",
-              "replication", "ack_loss"],
+              "replication", "ack_loss", "changelog"],
     "lessons": ["lessons"],  # above everything the pipeline is made of: nothing there imports it
     "cli": ["cli", "__main__", ""],  # "" is labkit/__init__.py itself
 }
