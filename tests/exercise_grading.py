@@ -22,6 +22,7 @@ STACK_FREE = {
     "04": frozenset({"txn_count_10m"}),
     "05": frozenset({"nearest_rank"}),
     "08": frozenset({"tumbling_window", "watermarks"}),
+    "10": frozenset({"partitions_for_growth"}),
 }
 
 
