@@ -39,9 +39,8 @@ from .errors import LabError
 MODULES = ("ack_loss", "bench", "changelog", "check", "clients", "cluster", "compat",
            "conditions", "engines", "errors", "event_time", "faults", "features", "generate",
            "groups", "instruments", "lessons", "parity", "partitioning", "plots", "polling",
-           "processing",
-           "replication", "runs", "schemas", "serde", "settings", "sinks", "stack", "topics",
-           "verdicts")
+           "processing", "replication", "runs", "schemas", "serde", "settings", "sinks", "stack",
+           "topics", "verdicts")
 
 __all__ = ["LabError", *MODULES]
 

@@ -10,6 +10,7 @@ import functools
 import inspect
 import json
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -551,5 +552,6 @@ def features_restore(
     from .sinks import RedisFeatureSink
 
     sink = RedisFeatureSink(key_prefix=prefix or changelog.redis_prefix_for(topic))
-    restored = changelog.restore(topic, sink, progress=console.is_terminal)
+    # Only in a real terminal: Jupyter's `!labkit ...` is a pipe that rich may still colour.
+    restored = changelog.restore(topic, sink, progress=sys.stderr.isatty())
     console.print(f"{restored} into {sink.key_prefix}*", markup=False, highlight=False)

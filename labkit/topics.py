@@ -23,7 +23,7 @@ from .polling import retry
 
 __all__ = ["Deliveries", "Record", "committed", "count", "create_topic", "describe",
            "end_offsets", "fresh_topic", "list_topics", "partition_counts", "produce", "read",
-           "read_all", "run_id", "timestamp_span"]
+           "read_all", "run_id", "timestamp_span", "watermarks"]
 
 
 @dataclass(frozen=True)
@@ -161,16 +161,22 @@ def timestamp_span(topic: str, *, timeout_s: float = 10.0) -> tuple[int, int] | 
     return min(earliest), max(latest)
 
 
-def partition_counts(topic: str, *, timeout_s: float = 10.0) -> dict[int, int]:
-    """partition -> how many messages it holds now (end minus start offset)."""
+def watermarks(topic: str, *, timeout_s: float = 10.0) -> dict[int, tuple[int, int]]:
+    """partition -> (log start offset, end offset) now. The start moves up when retention
+    deletes a segment (or `delete_records` is called); compaction leaves it where it is."""
     consumer = clients.consumer()
     try:
-        marks = _watermarks(consumer, topic, timeout_s)
+        return _watermarks(consumer, topic, timeout_s)
     except KafkaException as exc:
         raise kafka_unreachable(exc) from None
     finally:
         consumer.close()
-    return {partition: high - low for partition, (low, high) in marks.items()}
+
+
+def partition_counts(topic: str, *, timeout_s: float = 10.0) -> dict[int, int]:
+    """partition -> how many messages it holds now (end minus start offset)."""
+    return {partition: high - low
+            for partition, (low, high) in watermarks(topic, timeout_s=timeout_s).items()}
 
 
 def count(topic: str, *, timeout_s: float = 10.0) -> int:

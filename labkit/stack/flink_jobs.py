@@ -4,8 +4,8 @@
 is missing, undoes what PyFlink does to os.environ, and turns a job's failure
 into a LabError: its root cause in one line, the whole Java error in a log
 file); `submit_to_cluster` runs `flink run` against the standalone cluster;
-`job_state`, `checkpoint_counts`, `wait_for_checkpoint` and `wait_for_job`
-follow a job there through the JobManager's REST API.
+`job_state`, `checkpoint_counts`, `records_per_subtask`, `wait_for_checkpoint`
+and `wait_for_job` follow a job there through the JobManager's REST API.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from ..settings import REPO_ROOT, Settings, get_settings
 from . import flink_settings
 from .flink import pyflink_home, rest_get, script_env
 
-__all__ = ["ENDED", "checkpoint_counts", "job_state", "pyflink_job", "restored_environ",
-           "root_cause", "square_job", "submit_to_cluster", "wait_for_checkpoint",
-           "wait_for_job"]
+__all__ = ["ENDED", "checkpoint_counts", "job_state", "pyflink_job", "records_per_subtask",
+           "restored_environ", "root_cause", "square_job", "submit_to_cluster",
+           "wait_for_checkpoint", "wait_for_job"]
 
 ENDED = {"FINISHED", "FAILED", "CANCELED"}
 
@@ -155,6 +155,21 @@ def checkpoint_counts(job_id: str, settings: Settings | None = None) -> dict[str
     """The job's checkpoints so far: `completed`, `failed`, `in_progress`, `total`, and
     `restored` (how many times the job restarted from one)."""
     return rest_get(f"/jobs/{job_id}/checkpoints", settings or get_settings())["counts"]
+
+
+def records_per_subtask(job_id: str, operator: str,
+                        settings: Settings | None = None) -> list[int]:
+    """How many records each subtask of the job's vertex named `operator...` has read, in
+    subtask order: how evenly `keyBy` spread the keys (Flink hashes each key to a key
+    group, and each subtask owns a range of key groups)."""
+    settings = settings or get_settings()
+    vertices = rest_get(f"/jobs/{job_id}", settings)["vertices"]
+    vertex = next((v for v in vertices if v["name"].startswith(operator)), None)
+    if vertex is None:
+        raise LabError(f"Flink job {job_id} has no operator named {operator!r}...",
+                       f"pick one of: {'; '.join(v['name'] for v in vertices)}.")
+    subtasks = rest_get(f"/jobs/{job_id}/vertices/{vertex['id']}", settings)["subtasks"]
+    return [subtask["metrics"]["read-records"] for subtask in subtasks]
 
 
 def _wait(job_id: str, done: Callable[[str], bool], what: str, timeout_s: float) -> str:

@@ -131,6 +131,10 @@ class Kafka(Service):
             # Consumers in notebooks should get their partitions at once, not after 3 s.
             "group.initial.rebalance.delay.ms": "0",
             "num.partitions": "1",
+            # Retention deletes old segments when this check runs (default every 5 min, and
+            # read-only: only a restart changes it). Chapter 10 watches a lagging consumer
+            # lose records to retention within seconds.
+            "log.retention.check.interval.ms": "2000",
         })
         if not (data / "logs" / "meta.properties").exists():
             format_storage(settings, self._config_file(settings), new_cluster_id())
