@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from .errors import LabError
 
 __all__ = ["SALT_SEPARATOR", "moved", "murmur2", "murmur2_partition", "partition_for",
-           "salted_key", "unsalted"]
+           "salted_key"]
 
 SALT_SEPARATOR = b"#"  # card-0000 salted with 3 is card-0000#3
 _INT32 = 0xFFFFFFFF
@@ -104,20 +104,9 @@ def salted_key(key: bytes, salt: int) -> bytes:
 
     The price: its events are no longer in one partition, so they are no longer
     in order, and whatever needs all of them (a per-card window) must combine
-    the salted keys again (`unsalted`) after a second step.
+    the salted keys again in a second step, keyed by the card itself.
     """
     if salt < 0:
         raise LabError(f"A salt is a number from 0 up, not {salt}.",
                        "salt with e.g. an event counter modulo the number of salts.")
     return key + SALT_SEPARATOR + str(salt).encode()
-
-
-def unsalted(key: bytes) -> bytes:
-    """The key `salted_key` salted; any other key unchanged.
-
-    Only a trailing `#<digits>` is a salt, so a key that contains `#` in other
-    ways survives. A key that itself ends in `#<digits>` cannot be told from a
-    salted one: keys that get salted must not.
-    """
-    base, separator, salt = key.rpartition(SALT_SEPARATOR)
-    return base if separator and salt.isdigit() else key

@@ -12,7 +12,6 @@ from labkit.partitioning import (
     murmur2_partition,
     partition_for,
     salted_key,
-    unsalted,
 )
 
 KEYS = [f"card-{i:05d}".encode() for i in range(10_000)]
@@ -93,12 +92,6 @@ def test_a_salted_hot_key_spreads_over_the_partitions():
     assert {partition_for(salted_key(hot, salt), 3) for salt in range(8)} == {0, 1, 2}
     assert {partition_for(hot, 3)} == {1}  # unsalted, every event goes to one partition
 
-
-def test_unsalted_strips_only_a_salt():
-    assert unsalted(salted_key(b"card-0000", 12)) == b"card-0000"
-    assert unsalted(salted_key(b"a#b", 0)) == b"a#b"
-    for key in (b"card-0000", b"a#b", b"card#", b"#x"):
-        assert unsalted(key) == key
 
 
 def test_a_salt_is_not_negative():
