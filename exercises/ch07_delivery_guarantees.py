@@ -69,6 +69,7 @@ def copy_exactly_once(input_topic: str, output_topic: str, group: str,
     per batch `begin_transaction()`, `produce(...)`, then
     `send_offsets_to_transaction(offsets, consumer.consumer_group_metadata())` and
     `commit_transaction()`. The consumer of `group` starts at its committed offsets
-    (`consumer.committed`), else at the low watermark. Notebook 07, section 3.
+    (`consumer.committed`), else at the low watermark. Notebook 07, section 1 ("One
+    transaction per batch, by hand").
     """
     raise NotImplementedError("consume, produce and commit the offsets in one transaction")
