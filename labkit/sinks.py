@@ -144,6 +144,15 @@ class RedisFeatureSink:
         self._write_if_newer(keys=[self.key(card_id) for card_id in latest], args=args)
         return len(latest)
 
+    def delete_all(self) -> int:
+        """Delete every card's hash under this sink's prefix (and nothing else: other runs
+        share the Redis); return how many were deleted. A lost feature store, on purpose."""
+        try:
+            keys = list(self.client.scan_iter(match=f"{self.key_prefix}*", count=1000))
+            return self.client.delete(*keys) if keys else 0
+        except REDIS_UNREACHABLE as exc:
+            raise redis_unavailable(exc, f"deleting {self.key_prefix}* keys") from exc
+
     def read_features(self, card_id: str) -> dict[str, FeatureValue]:
         """The card's feature record exactly as written ({} if there is none).
 

@@ -9,7 +9,6 @@ from typer.testing import CliRunner
 import labkit as lk
 from labkit import changelog, parity
 from labkit.cli import app
-from labkit.clients import redis_client
 from labkit.runs import Outputs
 from labkit.sinks import RedisFeatureSink
 
@@ -34,12 +33,10 @@ def run() -> Iterator[tuple[Outputs, dict[str, dict]]]:
 
 def emptied(outputs: Outputs) -> RedisFeatureSink:
     """Delete the run's Redis keys (only those: others share this Redis); a sink for them."""
-    client = redis_client()
-    keys = list(client.scan_iter(match=f"{outputs.redis_prefix}*", count=1000))
-    if keys:
-        client.delete(*keys)
+    sink = RedisFeatureSink(key_prefix=outputs.redis_prefix)
+    sink.delete_all()
     assert parity.redis_snapshot(outputs) == {}
-    return RedisFeatureSink(key_prefix=outputs.redis_prefix)
+    return sink
 
 
 def test_a_restore_from_the_changelog_is_what_the_engine_left_in_redis(run):
